@@ -66,6 +66,7 @@ abstract class Base {
   readonly padAlign: number;
   abstract readonly icvLength: number;
   readonly confidential: boolean;
+  readonly ivUnpredictable: boolean;
   constructor(
     readonly name: string,
     readonly backend: CryptoBackendName,
@@ -75,6 +76,7 @@ abstract class Base {
     this.ivLength = spec.ivLength;
     this.padAlign = spec.padAlign;
     this.confidential = spec.confidential;
+    this.ivUnpredictable = spec.ivUnpredictable;
   }
 }
 

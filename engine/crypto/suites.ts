@@ -32,22 +32,24 @@ export interface EncrSpec {
   /** Combined mode: ICV length of the mode; integrity transform must be NONE. */
   readonly combinedIcv?: number;
   readonly confidential: boolean;
+  /** RFC 3602 §2.3: CBC needs unpredictable IVs; the counter modes need unique ones only. */
+  readonly ivUnpredictable: boolean;
   readonly name: (keyBits: number) => string;
 }
 
 export const ENCR_SPECS: Readonly<Record<EncrId, EncrSpec>> = {
   // RFC 2410 §2: no IV, no key, block size 1.
-  [ENCR.NULL]: { keyBits: [0], saltLength: 0, ivLength: 0, padAlign: 4, confidential: false, name: () => 'null' },
+  [ENCR.NULL]: { keyBits: [0], saltLength: 0, ivLength: 0, padAlign: 4, ivUnpredictable: false, confidential: false, name: () => 'null' },
   // RFC 3602 §2.1, §2.3: 16-octet explicit IV, 16-octet blocks.
-  [ENCR.AES_CBC]: { keyBits: [128, 192, 256], saltLength: 0, ivLength: 16, padAlign: 16, confidential: true, name: (b) => `aes${b}` },
+  [ENCR.AES_CBC]: { keyBits: [128, 192, 256], saltLength: 0, ivLength: 16, padAlign: 16, ivUnpredictable: true, confidential: true, name: (b) => `aes${b}` },
   // RFC 3686 §3.1, §5.1: 8-octet IV, 4-octet nonce after the key; padding to 4 octets.
-  [ENCR.AES_CTR]: { keyBits: [128, 192, 256], saltLength: 4, ivLength: 8, padAlign: 4, confidential: true, name: (b) => `aes${b}ctr` },
+  [ENCR.AES_CTR]: { keyBits: [128, 192, 256], saltLength: 4, ivLength: 8, padAlign: 4, ivUnpredictable: false, confidential: true, name: (b) => `aes${b}ctr` },
   // RFC 4106 §3.1, §8.1: 8-octet IV, 4-octet salt, 16-octet ICV.
-  [ENCR.AES_GCM_16]: { keyBits: [128, 192, 256], saltLength: 4, ivLength: 8, padAlign: 4, combinedIcv: 16, confidential: true, name: (b) => `aes${b}gcm16` },
+  [ENCR.AES_GCM_16]: { keyBits: [128, 192, 256], saltLength: 4, ivLength: 8, padAlign: 4, combinedIcv: 16, ivUnpredictable: false, confidential: true, name: (b) => `aes${b}gcm16` },
   // RFC 4543 §3.1, §5: as GCM, but the payload is authenticated only.
-  [ENCR.NULL_AUTH_AES_GMAC]: { keyBits: [128, 192, 256], saltLength: 4, ivLength: 8, padAlign: 4, combinedIcv: 16, confidential: false, name: (b) => `aes${b}gmac` },
+  [ENCR.NULL_AUTH_AES_GMAC]: { keyBits: [128, 192, 256], saltLength: 4, ivLength: 8, padAlign: 4, combinedIcv: 16, ivUnpredictable: false, confidential: false, name: (b) => `aes${b}gmac` },
   // RFC 7634 §2, §4: 256-bit key, 4-octet salt, 8-octet IV, 16-octet tag.
-  [ENCR.CHACHA20_POLY1305]: { keyBits: [256], saltLength: 4, ivLength: 8, padAlign: 4, combinedIcv: 16, confidential: true, name: () => 'chacha20poly1305' },
+  [ENCR.CHACHA20_POLY1305]: { keyBits: [256], saltLength: 4, ivLength: 8, padAlign: 4, combinedIcv: 16, ivUnpredictable: false, confidential: true, name: () => 'chacha20poly1305' },
 };
 
 /**

@@ -60,6 +60,11 @@ export interface EspTransform {
   readonly combined: boolean;
   /** True when the payload is encrypted (false for ENCR_NULL and GMAC). */
   readonly confidential: boolean;
+  /**
+   * True when the IV must be unpredictable (CBC, RFC 3602 §2.3); false when it need only be
+   * unique per key (GCM, GMAC, CTR, ChaCha20-Poly1305: a counter is the recommended choice).
+   */
+  readonly ivUnpredictable: boolean;
   /** Encrypts the plaintext region in place and writes the ICV (RFC 4303 §3.3.2, §3.3.4). */
   seal(esp: Uint8Array, seqHi: number | undefined): void;
   /**

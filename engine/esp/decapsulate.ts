@@ -1,0 +1,126 @@
+import { viewOf } from '../bytes.js';
+import type { DropCounters, DropReason } from '../dropReasons.js';
+import { ESP_HEADER, parseEspTrailer, readEspSeq, readEspSpi } from '../packet/espHeader.js';
+import { parseIp } from '../packet/ipPacket.js';
+import { IPPROTO } from '../packet/ipProtocol.js';
+import { rewriteIpv4ProtocolAndLength } from '../packet/ipv4.js';
+import { IPV6_HEADER } from '../packet/ipv6.js';
+import { UDP_HEADER, parseUdp } from '../packet/udp.js';
+import { classifyUdpEncap } from '../packet/udpEncap.js';
+import type { EspSa } from './espSa.js';
+
+/**
+ * Finds the inbound SA for (SPI, destination address, protocol), as RFC 4301 §4.4.2 and a
+ * NIC do. The SAD supplies it; a `Map` keyed by SPI is enough for a test.
+ */
+export type SaLookup = (spi: number, dst: Uint8Array, protocol: number) => EspSa | undefined;
+
+export type Drop = { ok: false; reason: DropReason; sa?: EspSa };
+
+/** A verified, decrypted ESP payload; `payload` is a view into the caller's buffer. */
+export type OpenedEsp = { ok: true; sa: EspSa; payload: Uint8Array; nextHeader: number; seqHi: number; seqLo: number };
+
+export type DecapsulateResult =
+  | { ok: true; sa: EspSa; packet: Uint8Array; nextHeader: number; seqHi: number; seqLo: number }
+  | Drop;
+
+const drop = (reason: DropReason, sa?: EspSa): Drop => (sa ? { ok: false, reason, sa } : { ok: false, reason });
+
+/**
+ * The ESP part of inbound processing, RFC 4303 §3.4.2–§3.4.4 in order: SA lookup → ESN high
+ * bits (App. A2.2) → replay check (no change) → ICV check and decryption → replay window
+ * advance (only now) → trailer. `esp` spans SPI..ICV and is decrypted in place; never throws
+ * on its content.
+ *
+ * @example
+ * const r = openEsp(udpPayload, localAddress, lookup);
+ */
+export function openEsp(esp: Uint8Array, dst: Uint8Array, lookup: SaLookup): OpenedEsp | Drop {
+  if (esp.length < ESP_HEADER) return drop('truncated');
+  // §3.4.2: the SA is found by SPI (and destination, protocol); no SA, no processing.
+  const sa = lookup(readEspSpi(esp), dst, IPPROTO.ESP);
+  if (sa === undefined || sa.replay === undefined) return drop('unknownSpi');
+  const t = sa.transform;
+  const bodyLength = esp.length - ESP_HEADER - t.ivLength - t.icvLength;
+  if (bodyLength < 2) return drop('truncated', sa);
+  // §2.4: the ciphertext is a whole number of cipher blocks (and 4-octet aligned).
+  if (bodyLength % t.padAlign !== 0) return drop('malformed', sa);
+  const seqLo = readEspSeq(esp);
+  // App. A2.2: reconstruct the high 32 bits; §3.4.3: check before the ICV, without updating.
+  const seqHi = sa.replay.inferSeqHi(seqLo);
+  const verdict = sa.replay.check(seqHi, seqLo);
+  if (verdict !== 'ok') return drop(verdict, sa);
+  // §3.4.4: integrity first; a failure is audited and the packet discarded.
+  if (!t.open(esp, sa.esn ? seqHi : undefined)) return drop('authFailed', sa);
+  // §3.4.3: "the receive window is updated only if the integrity verification succeeds".
+  sa.replay.advance(seqHi, seqLo);
+  const body = ESP_HEADER + t.ivLength;
+  const trailer = parseEspTrailer(esp.subarray(body, body + bodyLength));
+  if (!trailer.ok) return drop(trailer.reason, sa);
+  // §2.6: Next Header 59 marks a dummy packet; the receiver MUST discard it.
+  if (trailer.nextHeader === IPPROTO.NONE) return drop('dummy', sa);
+  return { ok: true, sa, payload: esp.subarray(body, body + trailer.payloadLength), nextHeader: trailer.nextHeader, seqHi, seqLo };
+}
+
+/**
+ * Inbound ESP processing (RFC 4303 §3.4) of one IP datagram carrying ESP, raw (protocol 50) or
+ * in UDP (RFC 3948). Tunnel mode returns the inner packet (TFC padding, §2.7, trimmed by the
+ * inner header's length); transport mode returns the original packet rebuilt with the
+ * trailer's Next Header. Returns a value for every input and counts drops in `drops`.
+ * Buffer ownership: `datagram` is consumed (decrypted and rearranged in place); the returned
+ * packet is a view into it.
+ *
+ * @example
+ * const r = decapsulate(datagram, (spi) => sas.get(spi), drops);
+ * if (r.ok) tun.write(r.packet);
+ */
+export function decapsulate(datagram: Uint8Array, lookup: SaLookup, drops?: DropCounters): DecapsulateResult {
+  const r = decapsulateDatagram(datagram, lookup);
+  if (!r.ok) {
+    drops?.count(r.reason, r.sa?.id);
+  } else {
+    r.sa.usage.packets++;
+    r.sa.usage.bytes += r.packet.length;
+  }
+  return r;
+}
+
+function decapsulateDatagram(datagram: Uint8Array, lookup: SaLookup): DecapsulateResult {
+  const ip = parseIp(datagram);
+  if (!ip.ok) return drop(ip.reason);
+  // §3.4.1: IPsec applies to whole datagrams; reassembly comes first.
+  if (ip.fragment) return drop('fragment');
+  let espOffset = ip.payloadOffset;
+  if (ip.protocol === IPPROTO.UDP) {
+    const udp = parseUdp(ip.payload);
+    if (!udp.ok) return drop(udp.reason);
+    // RFC 3948 §2.2: keepalives and non-ESP-marked (IKE) datagrams are not ESP.
+    if (classifyUdpEncap(udp.payload).kind !== 'esp') return drop('notIpsec');
+    espOffset += UDP_HEADER;
+  } else if (ip.protocol !== IPPROTO.ESP) {
+    return drop('notIpsec');
+  }
+  const espEnd = ip.payloadOffset + ip.payload.length;
+  const opened = openEsp(datagram.subarray(espOffset, espEnd), ip.dst, lookup);
+  if (!opened.ok) return opened;
+  const { sa, payload, nextHeader } = opened;
+  if (sa.config.mode === 'tunnel') {
+    // §2.3 / RFC 4301 §5.2: in tunnel mode the payload is an IP packet, and nothing else.
+    if (nextHeader !== IPPROTO.IPV4 && nextHeader !== IPPROTO.IPV6) return drop('badNextHeader', sa);
+    const inner = parseIp(payload);
+    if (!inner.ok || inner.version !== (nextHeader === IPPROTO.IPV4 ? 4 : 6)) return drop('malformed', sa);
+    return { ...opened, packet: inner.packet };
+  }
+  // Transport mode: move the outer header up against the payload and restore Next Header.
+  const headerLength = ip.payloadOffset;
+  const start = payload.byteOffset - datagram.byteOffset - headerLength;
+  datagram.copyWithin(start, 0, headerLength);
+  const packet = datagram.subarray(start, start + headerLength + payload.length);
+  if (ip.version === 4) {
+    rewriteIpv4ProtocolAndLength(packet, nextHeader, packet.length);
+  } else {
+    packet[ip.lastNextHeaderOffset] = nextHeader;
+    viewOf(packet).setUint16(4, packet.length - IPV6_HEADER);
+  }
+  return { ...opened, packet };
+}
