@@ -16,6 +16,7 @@ export type IvSource = (iv: Uint8Array, seqHi: number, seqLo: number, transform:
  * encapsulate(inner, sa, sequenceIv);
  */
 export const sequenceIv: IvSource = (iv, seqHi, seqLo) => {
+  if (iv.length < 8) return; // ENCR_NULL carries no IV (RFC 2410 §2)
   iv.fill(0);
   const v = viewOf(iv);
   v.setUint32(iv.length - 8, seqHi);
