@@ -26,3 +26,14 @@ export class IpsecError extends Error {
 export function requireRange(ok: boolean, argument: string, rule: string): asserts ok {
   if (!ok) throw new RangeError(`${argument}: ${rule}`);
 }
+
+/**
+ * A `RangeError` naming the argument, for hot paths: `if (!ok) throw rangeError(...)` builds
+ * its message only when it is thrown, where `requireRange(ok, ..., \`...\`)` builds it every call.
+ *
+ * @example
+ * if (src.length !== 4) throw rangeError('src', `must be 4 octets, got ${src.length}`);
+ */
+export function rangeError(argument: string, rule: string): RangeError {
+  return new RangeError(`${argument}: ${rule}`);
+}

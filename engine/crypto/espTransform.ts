@@ -1,4 +1,4 @@
-import { viewOf } from '../bytes.js';
+import { writeU32 } from '../bytes.js';
 import { requireRange } from '../errors.js';
 import { AEAD_TAG, type Aead, type CryptoBackend, type RawCipher } from './backend.js';
 import { backendNamed } from './backends.js';
@@ -56,7 +56,7 @@ export function createEspTransform(
 /** Writes SPI ‖ Seq_hi ‖ Seq_lo into `aad` (RFC 4106 §5, RFC 7634 §2.1 ESN layout). */
 function esnAad(esp: Uint8Array, seqHi: number, aad: Uint8Array): Uint8Array {
   aad.set(esp.subarray(0, 4), 0);
-  viewOf(aad).setUint32(4, seqHi);
+  writeU32(aad, 4, seqHi);
   aad.set(esp.subarray(4, 8), 8);
   return aad;
 }
@@ -167,7 +167,7 @@ class CipherThenMacEsp extends Base implements EspTransform {
   #macParts(esp: Uint8Array, seqHi: number | undefined): Uint8Array[] {
     const covered = esp.subarray(0, esp.length - this.icvLength);
     if (seqHi === undefined) return [covered];
-    viewOf(this.#seqHi).setUint32(0, seqHi);
+    writeU32(this.#seqHi, 0, seqHi);
     return [covered, this.#seqHi];
   }
   seal(esp: Uint8Array, seqHi: number | undefined): void {

@@ -1,5 +1,6 @@
-import { viewOf } from '../bytes.js';
+import { writeU16, writeU32 } from '../bytes.js';
 import type { Result } from '../dropReasons.js';
+import { allocPacket } from '../packetBuffer.js';
 import { ESP_HEADER, espPadLength, writeEspTrailer } from '../packet/espHeader.js';
 import { parseIp } from '../packet/ipPacket.js';
 import { IPPROTO } from '../packet/ipProtocol.js';
@@ -61,7 +62,7 @@ function split(inner: Uint8Array, sa: EspSa): Result<Split> {
  * padding (tunnel mode, §2.7), the trailer with 1, 2, 3, ... padding (§2.4), then seals.
  * Returns a value for every input: `malformed`/`truncated` inner packets, `fragment` in
  * transport mode, `oversized`, `seqExhausted` (the SA must be rekeyed). The returned packet is
- * a new buffer; `inner` is only read.
+ * a new buffer the caller owns (see `allocPacket`); `inner` is only read.
  *
  * @example
  * const r = encapsulate(innerPacket, sa, standardIvSource((b) => crypto.getRandomValues(b)));
@@ -88,7 +89,7 @@ export function encapsulate(inner: Uint8Array, sa: EspSa, iv: IvSource): Encapsu
   // RFC 4303 §3.3.3: a counter that would cycle means no packet: the SA must be replaced.
   if (!seq.next()) return { ok: false, reason: 'seqExhausted' };
 
-  const out = new Uint8Array(total);
+  const out = allocPacket(total);
   const protocol = cfg.natT ? IPPROTO.UDP : IPPROTO.ESP;
   let src: Uint8Array;
   let dst: Uint8Array;
@@ -110,19 +111,18 @@ export function encapsulate(inner: Uint8Array, sa: EspSa, iv: IvSource): Encapsu
       dst = out.subarray(16, 20);
     } else {
       out[parts.nextHeaderOffset] = protocol;
-      viewOf(out).setUint16(4, total - IPV6_HEADER);
+      writeU16(out, 4, total - IPV6_HEADER);
       src = out.subarray(8, 24);
       dst = out.subarray(24, 40);
     }
   }
 
   const esp = out.subarray(outerLength + udpLength);
-  const v = viewOf(esp);
-  v.setUint32(0, cfg.spi);
-  v.setUint32(4, seq.lo); // RFC 4303 §2.2: only the low 32 bits travel
+  writeU32(esp, 0, cfg.spi);
+  writeU32(esp, 4, seq.lo); // RFC 4303 §2.2: only the low 32 bits travel
   const body = ESP_HEADER + t.ivLength;
   iv(esp.subarray(ESP_HEADER, body), seq.hi, seq.lo, t);
-  esp.set(parts.payload, body); // TFC padding (§2.7) stays as the zeros `out` was born with
+  esp.set(parts.payload, body); // TFC padding (§2.7) stays as the zeros allocPacket gives
   writeEspTrailer(esp, body + bodyLength, padLength, parts.nextHeader);
   t.seal(esp, sa.esn ? seq.hi : undefined);
 
@@ -130,7 +130,7 @@ export function encapsulate(inner: Uint8Array, sa: EspSa, iv: IvSource): Encapsu
     const udp = out.subarray(outerLength);
     writeUdpHeader(out, outerLength, cfg.natT.srcPort, cfg.natT.dstPort, udp.length, 0);
     // RFC 3948 §2.1: the IPv4 UDP checksum SHOULD be zero; IPv6 needs one (RFC 8200 §8.1).
-    if (!outerV4) viewOf(udp).setUint16(6, udpChecksum(src, dst, udp));
+    if (!outerV4) writeU16(udp, 6, udpChecksum(src, dst, udp));
   }
   sa.usage.packets++;
   sa.usage.bytes += payloadLength;

@@ -1,4 +1,4 @@
-import { viewOf } from '../bytes.js';
+import { writeU32 } from '../bytes.js';
 import type { EspTransform } from '../crypto/types.js';
 
 /**
@@ -18,9 +18,8 @@ export type IvSource = (iv: Uint8Array, seqHi: number, seqLo: number, transform:
 export const sequenceIv: IvSource = (iv, seqHi, seqLo) => {
   if (iv.length < 8) return; // ENCR_NULL carries no IV (RFC 2410 §2)
   iv.fill(0);
-  const v = viewOf(iv);
-  v.setUint32(iv.length - 8, seqHi);
-  v.setUint32(iv.length - 4, seqLo);
+  writeU32(iv, iv.length - 8, seqHi);
+  writeU32(iv, iv.length - 4, seqLo);
 };
 
 /**

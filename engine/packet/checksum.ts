@@ -3,23 +3,15 @@
  * 16-bit big-endian words. Used by the IPv4 header (RFC 791 §3.1) and UDP (RFC 768).
  */
 
-import { requireRange } from '../errors.js';
+import { rangeError } from '../errors.js';
 
 /** 2^16, for folding carries without 32-bit truncation (`>>>` would wrap past 2^32). */
 const WORD = 0x10000;
 
 function checkArguments(bytes: Uint8Array, start: number, end: number, initial: number): void {
-  requireRange(Number.isInteger(start) && start >= 0, 'start', `must be an integer >= 0, got ${start}`);
-  requireRange(
-    Number.isInteger(end) && end >= start && end <= bytes.length,
-    'end',
-    `must be an integer in [start, bytes.length] = [${start}, ${bytes.length}], got ${end}`,
-  );
-  requireRange(
-    Number.isSafeInteger(initial) && initial >= 0,
-    'initial',
-    `must be a non-negative integer, got ${initial}`,
-  );
+  if (!(Number.isInteger(start) && start >= 0)) throw rangeError('start', `must be an integer >= 0, got ${start}`);
+  if (!(Number.isInteger(end) && end >= start && end <= bytes.length)) throw rangeError('end', `must be an integer in [start, bytes.length] = [${start}, ${bytes.length}], got ${end}`);
+  if (!(Number.isSafeInteger(initial) && initial >= 0)) throw rangeError('initial', `must be a non-negative integer, got ${initial}`);
 }
 
 /**

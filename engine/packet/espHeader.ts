@@ -4,7 +4,7 @@
  */
 
 import type { Result } from '../dropReasons.js';
-import { requireRange } from '../errors.js';
+import { rangeError } from '../errors.js';
 
 /** RFC 4303 §2.1-2.2: SPI (4 octets) and Sequence Number (4 octets). */
 export const ESP_HEADER = 8;
@@ -46,16 +46,8 @@ export function readEspSeq(esp: Uint8Array): number {
  * espPadLength(64, 16) // 14: 64 + 14 + 2 = 80 (RFC 3602 §4 case 5)
  */
 export function espPadLength(payloadLength: number, padAlign: number): number {
-  requireRange(
-    Number.isSafeInteger(payloadLength) && payloadLength >= 0,
-    'payloadLength',
-    `must be a non-negative integer, got ${payloadLength}`,
-  );
-  requireRange(
-    Number.isInteger(padAlign) && padAlign >= 1 && padAlign <= 256 && (padAlign & (padAlign - 1)) === 0,
-    'padAlign',
-    `must be a power of two in [1, 256], got ${padAlign}`,
-  );
+  if (!(Number.isSafeInteger(payloadLength) && payloadLength >= 0)) throw rangeError('payloadLength', `must be a non-negative integer, got ${payloadLength}`);
+  if (!(Number.isInteger(padAlign) && padAlign >= 1 && padAlign <= 256 && (padAlign & (padAlign - 1)) === 0)) throw rangeError('padAlign', `must be a power of two in [1, 256], got ${padAlign}`);
   // RFC 4303 §2.4: align to the block size, and to 4 octets in any case.
   const align = Math.max(padAlign, 4);
   return (align - ((payloadLength + ESP_TRAILER_FIXED) % align)) % align;
@@ -75,22 +67,10 @@ export function writeEspTrailer(
   padLength: number,
   nextHeader: number,
 ): number {
-  requireRange(
-    Number.isInteger(padLength) && padLength >= 0 && padLength <= ESP_MAX_PAD,
-    'padLength',
-    `must be an integer in [0, 255], got ${padLength}`,
-  );
-  requireRange(
-    Number.isInteger(nextHeader) && nextHeader >= 0 && nextHeader <= 0xff,
-    'nextHeader',
-    `must be an integer in [0, 255], got ${nextHeader}`,
-  );
+  if (!(Number.isInteger(padLength) && padLength >= 0 && padLength <= ESP_MAX_PAD)) throw rangeError('padLength', `must be an integer in [0, 255], got ${padLength}`);
+  if (!(Number.isInteger(nextHeader) && nextHeader >= 0 && nextHeader <= 0xff)) throw rangeError('nextHeader', `must be an integer in [0, 255], got ${nextHeader}`);
   const end = offset + padLength + ESP_TRAILER_FIXED;
-  requireRange(
-    Number.isInteger(offset) && offset >= 0 && end <= out.length,
-    'offset',
-    `a ${end - offset}-octet trailer at ${offset} does not fit in ${out.length} octets`,
-  );
+  if (!(Number.isInteger(offset) && offset >= 0 && end <= out.length)) throw rangeError('offset', `a ${end - offset}-octet trailer at ${offset} does not fit in ${out.length} octets`);
   // RFC 4303 §2.4: "the first padding byte appended to the plaintext is numbered 1".
   for (let i = 0; i < padLength; i++) out[offset + i] = i + 1;
   out[end - 2] = padLength;

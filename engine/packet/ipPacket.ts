@@ -3,9 +3,10 @@
  * either: addresses, upper protocol and its bytes, and whether the packet is a fragment.
  */
 
+import { readU16 } from '../bytes.js';
 import type { Result } from '../dropReasons.js';
 import { type Ipv4Packet, ipv4IsFragment, parseIpv4 } from './ipv4.js';
-import { type Ipv6Fragment, type Ipv6Packet, parseIpv6 } from './ipv6.js';
+import { IPV6_HEADER, type Ipv6Fragment, type Ipv6Packet, parseIpv6 } from './ipv6.js';
 
 /** What both versions give, uniformly. Views into the parsed bytes. */
 export interface IpCommon {
@@ -88,4 +89,23 @@ export function parseIp(bytes: Uint8Array): Result<IpPacket> {
     default:
       return { ok: false, reason: 'malformed' };
   }
+}
+
+/**
+ * The length an IP packet's own header claims, without checking anything else (no checksum,
+ * no extension walk): what tunnel-mode ESP needs to cut TFC padding off a decrypted inner
+ * packet (RFC 4303 §2.7) and hand the rest to the stack, which checks it. Returns -1 when the
+ * version is not `version`, the header is too short, or the claimed length exceeds `bytes`.
+ *
+ * @example
+ * const n = claimedIpLength(decrypted, 4); // -1 → malformed
+ */
+export function claimedIpLength(bytes: Uint8Array, version: 4 | 6): number {
+  const first = bytes[0];
+  if (first === undefined || first >> 4 !== version) return -1;
+  // RFC 791 §3.1: Total Length counts the header (IHL ≥ 5 words); RFC 8200 §3: Payload Length does not.
+  const length = version === 4 ? readU16(bytes, 2) : IPV6_HEADER + readU16(bytes, 4);
+  const minimum = version === 4 ? (first & 0x0f) * 4 : IPV6_HEADER;
+  if (bytes.length < minimum || minimum < 20 || length < minimum || length > bytes.length) return -1;
+  return length;
 }

@@ -4,8 +4,8 @@
  */
 
 import type { Result } from '../dropReasons.js';
-import { requireRange } from '../errors.js';
-import { viewOf } from '../bytes.js';
+import { rangeError } from '../errors.js';
+import { readU16, writeU16 } from '../bytes.js';
 import { internetChecksum } from './checksum.js';
 
 /** RFC 791 §3.1: the minimum IHL is 5 32-bit words. */
@@ -59,34 +59,33 @@ export interface Ipv4Packet {
  */
 export function parseIpv4(bytes: Uint8Array): Result<Ipv4Packet> {
   if (bytes.length < IPV4_MIN_HEADER) return { ok: false, reason: 'truncated' };
-  const view = viewOf(bytes);
-  const first = view.getUint8(0);
+  const first = bytes[0]!;
   if (first >> 4 !== 4) return { ok: false, reason: 'malformed' };
   const headerLength = (first & 0x0f) * 4;
   // RFC 791 §3.1: "the minimum value for a correct header is 5".
   if (headerLength < IPV4_MIN_HEADER) return { ok: false, reason: 'malformed' };
   if (headerLength > bytes.length) return { ok: false, reason: 'truncated' };
   // RFC 791 §3.1: Total Length counts header and data.
-  const totalLength = view.getUint16(2);
+  const totalLength = readU16(bytes, 2);
   if (totalLength < headerLength) return { ok: false, reason: 'malformed' };
   if (totalLength > bytes.length) return { ok: false, reason: 'truncated' };
   // RFC 791 §3.1 Header Checksum, RFC 1071 §1 (3): a correct header sums to 0xffff (checksum 0).
   if (internetChecksum(bytes, 0, headerLength) !== 0) return { ok: false, reason: 'badChecksum' };
-  const flagsAndOffset = view.getUint16(6);
+  const flagsAndOffset = readU16(bytes, 6);
   return {
     ok: true,
     header: {
       headerLength,
-      tos: view.getUint8(1),
+      tos: bytes[1]!,
       totalLength,
-      identification: view.getUint16(4),
+      identification: readU16(bytes, 4),
       dontFragment: (flagsAndOffset & FLAG_DF) !== 0,
       moreFragments: (flagsAndOffset & FLAG_MF) !== 0,
       // RFC 791 §3.1: Fragment Offset is measured in units of 8 octets.
       fragmentOffset: (flagsAndOffset & FRAGMENT_OFFSET_MASK) * 8,
-      ttl: view.getUint8(8),
-      protocol: view.getUint8(9),
-      checksum: view.getUint16(10),
+      ttl: bytes[8]!,
+      protocol: bytes[9]!,
+      checksum: readU16(bytes, 10),
       src: bytes.subarray(12, 16),
       dst: bytes.subarray(16, 20),
       options: bytes.subarray(IPV4_MIN_HEADER, headerLength),
@@ -111,19 +110,11 @@ export interface Ipv4HeaderFields {
 }
 
 function requireUint(value: number, max: number, argument: string): void {
-  requireRange(
-    Number.isInteger(value) && value >= 0 && value <= max,
-    argument,
-    `must be an integer in [0, ${max}], got ${value}`,
-  );
+  if (!(Number.isInteger(value) && value >= 0 && value <= max)) throw rangeError(argument, `must be an integer in [0, ${max}], got ${value}`);
 }
 
 function requireTotalLength(totalLength: number, headerLength: number, argument: string): void {
-  requireRange(
-    Number.isInteger(totalLength) && totalLength >= headerLength && totalLength <= IPV4_MAX_TOTAL_LENGTH,
-    argument,
-    `must be an integer in [${headerLength}, 65535], got ${totalLength}`,
-  );
+  if (!(Number.isInteger(totalLength) && totalLength >= headerLength && totalLength <= IPV4_MAX_TOTAL_LENGTH)) throw rangeError(argument, `must be an integer in [${headerLength}, 65535], got ${totalLength}`);
 }
 
 /**
@@ -137,19 +128,11 @@ function requireTotalLength(totalLength: number, headerLength: number, argument:
 export function writeIpv4Header(out: Uint8Array, offset: number, fields: Ipv4HeaderFields): number {
   const options = fields.options ?? NO_OPTIONS;
   // RFC 791 §3.1: the header ends on a 32-bit boundary; IHL caps options at 40 octets.
-  requireRange(
-    options.length % 4 === 0 && options.length <= IPV4_MAX_HEADER - IPV4_MIN_HEADER,
-    'fields.options',
-    `must be a multiple of 4 octets, at most 40, got ${options.length}`,
-  );
+  if (!(options.length % 4 === 0 && options.length <= IPV4_MAX_HEADER - IPV4_MIN_HEADER)) throw rangeError('fields.options', `must be a multiple of 4 octets, at most 40, got ${options.length}`);
   const headerLength = IPV4_MIN_HEADER + options.length;
-  requireRange(
-    Number.isInteger(offset) && offset >= 0 && offset + headerLength <= out.length,
-    'offset',
-    `a ${headerLength}-octet header at ${offset} does not fit in ${out.length} octets`,
-  );
-  requireRange(fields.src.length === 4, 'fields.src', `must be 4 octets, got ${fields.src.length}`);
-  requireRange(fields.dst.length === 4, 'fields.dst', `must be 4 octets, got ${fields.dst.length}`);
+  if (!(Number.isInteger(offset) && offset >= 0 && offset + headerLength <= out.length)) throw rangeError('offset', `a ${headerLength}-octet header at ${offset} does not fit in ${out.length} octets`);
+  if (!(fields.src.length === 4)) throw rangeError('fields.src', `must be 4 octets, got ${fields.src.length}`);
+  if (!(fields.dst.length === 4)) throw rangeError('fields.dst', `must be 4 octets, got ${fields.dst.length}`);
   requireTotalLength(fields.totalLength, headerLength, 'fields.totalLength');
   const tos = fields.tos ?? 0;
   const identification = fields.identification ?? 0;
@@ -159,19 +142,18 @@ export function writeIpv4Header(out: Uint8Array, offset: number, fields: Ipv4Hea
   requireUint(ttl, 0xff, 'fields.ttl');
   requireUint(fields.protocol, 0xff, 'fields.protocol');
 
-  const view = new DataView(out.buffer, out.byteOffset + offset, headerLength);
-  view.setUint8(0, 0x40 | (headerLength / 4)); // RFC 791 §3.1: Version 4, IHL in 32-bit words
-  view.setUint8(1, tos);
-  view.setUint16(2, fields.totalLength);
-  view.setUint16(4, identification);
-  view.setUint16(6, fields.dontFragment ? FLAG_DF : 0);
-  view.setUint8(8, ttl);
-  view.setUint8(9, fields.protocol);
-  view.setUint16(10, 0); // RFC 791 §3.1: "the value of the checksum field is zero" while computing it
+  out[offset + 0] = 0x40 | (headerLength / 4); // RFC 791 §3.1: Version 4, IHL in 32-bit words
+  out[offset + 1] = tos;
+  writeU16(out, offset + 2, fields.totalLength);
+  writeU16(out, offset + 4, identification);
+  writeU16(out, offset + 6, fields.dontFragment ? FLAG_DF : 0);
+  out[offset + 8] = ttl;
+  out[offset + 9] = fields.protocol;
+  writeU16(out, offset + 10, 0); // RFC 791 §3.1: "the value of the checksum field is zero" while computing it
   out.set(fields.src, offset + 12);
   out.set(fields.dst, offset + 16);
   out.set(options, offset + IPV4_MIN_HEADER);
-  view.setUint16(10, internetChecksum(out, offset, offset + headerLength));
+  writeU16(out, offset + 10, internetChecksum(out, offset, offset + headerLength));
   return headerLength;
 }
 
@@ -187,19 +169,14 @@ export function writeIpv4Header(out: Uint8Array, offset: number, fields: Ipv4Hea
 export function rewriteIpv4ProtocolAndLength(packet: Uint8Array, protocol: number, totalLength: number): void {
   const first = packet[0] ?? 0;
   const headerLength = (first & 0x0f) * 4;
-  requireRange(
-    first >> 4 === 4 && headerLength >= IPV4_MIN_HEADER && headerLength <= packet.length,
-    'packet',
-    'must start with a whole IPv4 header',
-  );
+  if (!(first >> 4 === 4 && headerLength >= IPV4_MIN_HEADER && headerLength <= packet.length)) throw rangeError('packet', 'must start with a whole IPv4 header');
   requireUint(protocol, 0xff, 'protocol');
   requireTotalLength(totalLength, headerLength, 'totalLength');
-  const view = viewOf(packet);
-  view.setUint8(9, protocol);
-  view.setUint16(2, totalLength);
-  view.setUint16(10, 0);
+  packet[9] = protocol;
+  writeU16(packet, 2, totalLength);
+  writeU16(packet, 10, 0);
   // RFC 791 §3.1 Header Checksum: recomputed wherever a header field changes.
-  view.setUint16(10, internetChecksum(packet, 0, headerLength));
+  writeU16(packet, 10, internetChecksum(packet, 0, headerLength));
 }
 
 /**

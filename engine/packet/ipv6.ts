@@ -4,8 +4,8 @@
  */
 
 import type { Result } from '../dropReasons.js';
-import { requireRange } from '../errors.js';
-import { viewOf } from '../bytes.js';
+import { rangeError } from '../errors.js';
+import { readU16, readU32, writeU16, writeU32 } from '../bytes.js';
 import { IPPROTO, isWalkedIpv6Extension } from './ipProtocol.js';
 
 /** RFC 8200 §3: the fixed header is 40 octets. */
@@ -80,10 +80,9 @@ export interface Ipv6Packet {
  */
 export function parseIpv6(bytes: Uint8Array): Result<Ipv6Packet> {
   if (bytes.length < IPV6_HEADER) return { ok: false, reason: 'truncated' };
-  const view = viewOf(bytes);
-  const word0 = view.getUint32(0);
+  const word0 = readU32(bytes, 0);
   if (word0 >>> 28 !== 6) return { ok: false, reason: 'malformed' };
-  const payloadLength = view.getUint16(4);
+  const payloadLength = readU16(bytes, 4);
   // RFC 8200 §3: Payload Length 0 is an empty payload (e.g. Next Header 59). A jumbogram
   // (RFC 2675 §2) also says 0 but needs a Hop-by-Hop header, which cannot fit in 0 octets, so
   // the extension walk below refuses it as overrunning Payload Length.
@@ -92,7 +91,7 @@ export function parseIpv6(bytes: Uint8Array): Result<Ipv6Packet> {
 
   const extensions: Ipv6Extension[] = [];
   let fragment: Ipv6Fragment | undefined;
-  let nextHeader = view.getUint8(IPV6_NEXT_HEADER_OFFSET);
+  let nextHeader = bytes[IPV6_NEXT_HEADER_OFFSET]!;
   let nextHeaderOffset = IPV6_NEXT_HEADER_OFFSET;
   let offset = IPV6_HEADER;
   let insertOffset = IPV6_HEADER;
@@ -107,10 +106,10 @@ export function parseIpv6(bytes: Uint8Array): Result<Ipv6Packet> {
     if (offset + 8 > end) return { ok: false, reason: 'malformed' };
     // RFC 8200 §4.3-4.6: Hdr Ext Len counts 8-octet units past the first 8; Fragment is fixed.
     const length =
-      type === IPPROTO.FRAGMENT ? IPV6_FRAGMENT_HEADER : (view.getUint8(offset + 1) + 1) * 8;
+      type === IPPROTO.FRAGMENT ? IPV6_FRAGMENT_HEADER : (bytes[offset + 1]! + 1) * 8;
     if (offset + length > end) return { ok: false, reason: 'malformed' };
     extensions.push({ type, offset, length });
-    nextHeader = view.getUint8(offset);
+    nextHeader = bytes[offset]!;
     nextHeaderOffset = offset;
     offset += length;
     // RFC 4303 §3.1.1, RFC 4302 §3.1.1: ESP/AH go after hop-by-hop, routing and fragment headers.
@@ -119,13 +118,13 @@ export function parseIpv6(bytes: Uint8Array): Result<Ipv6Packet> {
       insertNextHeaderOffset = nextHeaderOffset;
     }
     if (type === IPPROTO.FRAGMENT) {
-      const offsetAndFlags = view.getUint16(nextHeaderOffset + 2);
+      const offsetAndFlags = readU16(bytes, nextHeaderOffset + 2);
       // RFC 8200 §4.5: Fragment Offset is the high 13 bits, in 8-octet units; M is the low bit.
       const fragmentOffset = offsetAndFlags & 0xfff8;
       fragment ??= {
         offset: fragmentOffset,
         moreFragments: (offsetAndFlags & 1) !== 0,
-        identification: view.getUint32(nextHeaderOffset + 4),
+        identification: readU32(bytes, nextHeaderOffset + 4),
       };
       // RFC 8200 §4.5: past a non-first fragment's header lies fragment data, not headers.
       if (fragmentOffset !== 0) break;
@@ -137,8 +136,8 @@ export function parseIpv6(bytes: Uint8Array): Result<Ipv6Packet> {
       trafficClass: (word0 >>> 20) & 0xff,
       flowLabel: word0 & 0xfffff,
       payloadLength,
-      nextHeader: view.getUint8(IPV6_NEXT_HEADER_OFFSET),
-      hopLimit: view.getUint8(7),
+      nextHeader: bytes[IPV6_NEXT_HEADER_OFFSET]!,
+      hopLimit: bytes[7]!,
       src: bytes.subarray(8, 24),
       dst: bytes.subarray(24, 40),
     },
@@ -167,11 +166,7 @@ export interface Ipv6HeaderFields {
 }
 
 function requireUint(value: number, min: number, max: number, argument: string): void {
-  requireRange(
-    Number.isInteger(value) && value >= min && value <= max,
-    argument,
-    `must be an integer in [${min}, ${max}], got ${value}`,
-  );
+  if (!(Number.isInteger(value) && value >= min && value <= max)) throw rangeError(argument, `must be an integer in [${min}, ${max}], got ${value}`);
 }
 
 /**
@@ -183,13 +178,9 @@ function requireUint(value: number, min: number, max: number, argument: string):
  * writeIpv6Header(out, 0, { payloadLength: esp.length, nextHeader: IPPROTO.ESP, src, dst });
  */
 export function writeIpv6Header(out: Uint8Array, offset: number, fields: Ipv6HeaderFields): number {
-  requireRange(
-    Number.isInteger(offset) && offset >= 0 && offset + IPV6_HEADER <= out.length,
-    'offset',
-    `a 40-octet header at ${offset} does not fit in ${out.length} octets`,
-  );
-  requireRange(fields.src.length === 16, 'fields.src', `must be 16 octets, got ${fields.src.length}`);
-  requireRange(fields.dst.length === 16, 'fields.dst', `must be 16 octets, got ${fields.dst.length}`);
+  if (!(Number.isInteger(offset) && offset >= 0 && offset + IPV6_HEADER <= out.length)) throw rangeError('offset', `a 40-octet header at ${offset} does not fit in ${out.length} octets`);
+  if (!(fields.src.length === 16)) throw rangeError('fields.src', `must be 16 octets, got ${fields.src.length}`);
+  if (!(fields.dst.length === 16)) throw rangeError('fields.dst', `must be 16 octets, got ${fields.dst.length}`);
   const trafficClass = fields.trafficClass ?? 0;
   const flowLabel = fields.flowLabel ?? 0;
   const hopLimit = fields.hopLimit ?? 64;
@@ -199,12 +190,11 @@ export function writeIpv6Header(out: Uint8Array, offset: number, fields: Ipv6Hea
   requireUint(fields.nextHeader, 0, 0xff, 'fields.nextHeader');
   requireUint(hopLimit, 0, 0xff, 'fields.hopLimit');
 
-  const view = new DataView(out.buffer, out.byteOffset + offset, IPV6_HEADER);
   // RFC 8200 §3: Version (4 bits) | Traffic Class (8) | Flow Label (20).
-  view.setUint32(0, ((6 << 28) | (trafficClass << 20) | flowLabel) >>> 0);
-  view.setUint16(4, fields.payloadLength);
-  view.setUint8(6, fields.nextHeader);
-  view.setUint8(7, hopLimit);
+  writeU32(out, offset + 0, ((6 << 28) | (trafficClass << 20) | flowLabel) >>> 0);
+  writeU16(out, offset + 4, fields.payloadLength);
+  out[offset + 6] = fields.nextHeader;
+  out[offset + 7] = hopLimit;
   out.set(fields.src, offset + 8);
   out.set(fields.dst, offset + 24);
   return IPV6_HEADER;

@@ -4,8 +4,8 @@
  */
 
 import type { Result } from '../dropReasons.js';
-import { requireRange } from '../errors.js';
-import { viewOf } from '../bytes.js';
+import { rangeError } from '../errors.js';
+import { readU16, writeU16 } from '../bytes.js';
 import { onesComplementSum } from './checksum.js';
 import { IPPROTO } from './ipProtocol.js';
 
@@ -32,27 +32,22 @@ export interface UdpDatagram {
  */
 export function parseUdp(bytes: Uint8Array): Result<UdpDatagram> {
   if (bytes.length < UDP_HEADER) return { ok: false, reason: 'truncated' };
-  const view = viewOf(bytes);
   // RFC 768: "Length is the length in octets of this user datagram including this header".
-  const length = view.getUint16(4);
+  const length = readU16(bytes, 4);
   if (length < UDP_HEADER) return { ok: false, reason: 'malformed' };
   if (length > bytes.length) return { ok: false, reason: 'truncated' };
   return {
     ok: true,
-    srcPort: view.getUint16(0),
-    dstPort: view.getUint16(2),
+    srcPort: readU16(bytes, 0),
+    dstPort: readU16(bytes, 2),
     length,
-    checksum: view.getUint16(6),
+    checksum: readU16(bytes, 6),
     payload: bytes.subarray(UDP_HEADER, length),
   };
 }
 
 function requireUint16(value: number, argument: string, min = 0): void {
-  requireRange(
-    Number.isInteger(value) && value >= min && value <= 0xffff,
-    argument,
-    `must be an integer in [${min}, 65535], got ${value}`,
-  );
+  if (!(Number.isInteger(value) && value >= min && value <= 0xffff)) throw rangeError(argument, `must be an integer in [${min}, 65535], got ${value}`);
 }
 
 /**
@@ -71,20 +66,15 @@ export function writeUdpHeader(
   length: number,
   checksum = 0,
 ): number {
-  requireRange(
-    Number.isInteger(offset) && offset >= 0 && offset + UDP_HEADER <= out.length,
-    'offset',
-    `an 8-octet header at ${offset} does not fit in ${out.length} octets`,
-  );
+  if (!(Number.isInteger(offset) && offset >= 0 && offset + UDP_HEADER <= out.length)) throw rangeError('offset', `an 8-octet header at ${offset} does not fit in ${out.length} octets`);
   requireUint16(srcPort, 'srcPort');
   requireUint16(dstPort, 'dstPort');
   requireUint16(length, 'length', UDP_HEADER);
   requireUint16(checksum, 'checksum');
-  const view = new DataView(out.buffer, out.byteOffset + offset, UDP_HEADER);
-  view.setUint16(0, srcPort);
-  view.setUint16(2, dstPort);
-  view.setUint16(4, length);
-  view.setUint16(6, checksum);
+  writeU16(out, offset + 0, srcPort);
+  writeU16(out, offset + 2, dstPort);
+  writeU16(out, offset + 4, length);
+  writeU16(out, offset + 6, checksum);
   return UDP_HEADER;
 }
 
@@ -100,9 +90,9 @@ export function writeUdpHeader(
  */
 export function udpChecksum(src: Uint8Array, dst: Uint8Array, udp: Uint8Array): number {
   const n = src.length;
-  requireRange(n === 4 || n === 16, 'src', `must be 4 or 16 octets, got ${n}`);
-  requireRange(dst.length === n, 'dst', `must be ${n} octets like src, got ${dst.length}`);
-  requireRange(udp.length >= UDP_HEADER, 'udp', `must be at least 8 octets, got ${udp.length}`);
+  if (!(n === 4 || n === 16)) throw rangeError('src', `must be 4 or 16 octets, got ${n}`);
+  if (!(dst.length === n)) throw rangeError('dst', `must be ${n} octets like src, got ${dst.length}`);
+  if (!(udp.length >= UDP_HEADER)) throw rangeError('udp', `must be at least 8 octets, got ${udp.length}`);
   // RFC 768 pseudo-header: src, dst, zero, protocol, UDP length (16 bits). RFC 8200 §8.1: src,
   // dst, upper-layer length (32 bits), three zero octets, next header. Both sum as: addresses +
   // protocol + length (high and low 16 bits; the high half is 0 below 64 KiB).
