@@ -55,7 +55,9 @@ export function openEsp(esp: Uint8Array, dst: Uint8Array, lookup: SaLookup): Ope
   // §3.4.4: integrity first; a failure is audited and the packet discarded.
   if (!t.open(esp, sa.esn ? seqHi : undefined)) return drop('authFailed', sa);
   // §3.4.3: "the receive window is updated only if the integrity verification succeeds".
-  sa.replay.advance(seqHi, seqLo);
+  // advance re-checks, so a duplicate that passed check in the same batch is still caught.
+  const advanced = sa.replay.advance(seqHi, seqLo);
+  if (advanced !== 'ok') return drop(advanced, sa);
   const body = ESP_HEADER + t.ivLength;
   const trailer = parseEspTrailer(esp.subarray(body, body + bodyLength));
   if (!trailer.ok) return drop(trailer.reason, sa);
