@@ -1,5 +1,5 @@
 /**
- * Test-only loaders for the known-answer vectors (../shared/vectors, see its README) and for the
+ * Test-only loaders for the known-answer vectors (test/vectors, copied from shared/vectors with its README) and for the
  * kernel-built packets in ./fixtures (see fixtures/capture-kernel-packets.py), plus address
  * helpers. Nothing here calls the code under test.
  */
@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { fromHex } from '../../../engine/bytes.js';
 
-const SHARED_VECTORS = new URL('../../../../shared/vectors/', import.meta.url);
+const SHARED_VECTORS = new URL('../../vectors/', import.meta.url); // the in-repo copy of shared/vectors
 
 /** One RFC 3602 §4 ESP packet case (cases 5-8). */
 export interface Rfc3602EspCase {

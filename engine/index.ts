@@ -1,0 +1,36 @@
+/**
+ * `ipsec-es/engine`: the pure data path. Packet codecs, crypto suites on two back ends, ESP and
+ * AH processing, anti-replay, drop reasons. No I/O, no timers, no randomness of its own.
+ */
+export * from './errors.js';
+export * from './dropReasons.js';
+export { fromHex, toHex, constantTimeEqual } from './bytes.js';
+export { allocPacket } from './packetBuffer.js';
+
+export * from './crypto/transformIds.js';
+export type * from './crypto/types.js';
+export type { CryptoBackend, Aead, RawCipher, Mac, AeadAlgorithm, RawCipherAlgorithm, HashAlgorithm } from './crypto/backend.js';
+export { ENCR_SPECS, INTEG_SPECS, encrSpec, integSpec, type EncrSpec, type IntegSpec } from './crypto/suites.js';
+export { createEspTransform } from './crypto/espTransform.js';
+export { createIntegrity } from './crypto/integrity.js';
+export { backendNamed } from './crypto/backends.js';
+export { nodeBackend } from './crypto/nodeBackend.js';
+export { nobleBackend } from './crypto/nobleBackend.js';
+
+export * from './sa/types.js';
+export { SequenceCounter } from './sa/sequenceCounter.js';
+export * from './replay/replayWindow.js';
+
+export * from './esp/espSa.js';
+export * from './esp/ivSource.js';
+export * from './esp/encapsulate.js';
+export * from './esp/decapsulate.js';
+
+export * from './packet/ipProtocol.js';
+export * from './packet/checksum.js';
+export * from './packet/ipv4.js';
+export * from './packet/ipv6.js';
+export * from './packet/ipPacket.js';
+export * from './packet/udp.js';
+export * from './packet/udpEncap.js';
+export * from './packet/espHeader.js';
