@@ -23,6 +23,8 @@ export const DROP_REASONS = [
   'authFailed',
   /** Padding bytes are not 1, 2, 3, ... or the pad length overruns the payload (RFC 4303 §2.4). */
   'badPadding',
+  /** Well-formed, but uses something this implementation does not process (e.g. an IPv6 Routing type whose arrival form AH cannot compute). */
+  'unsupported',
   /** Next Header in the trailer does not fit the SA's mode. */
   'badNextHeader',
   /** A TFC dummy packet (Next Header 59): discarded by rule (RFC 4303 §2.6). */

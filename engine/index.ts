@@ -34,3 +34,8 @@ export * from './packet/ipPacket.js';
 export * from './packet/udp.js';
 export * from './packet/udpEncap.js';
 export * from './packet/espHeader.js';
+
+export * from './ah/ahSa.js';
+export { ahEncapsulate } from './ah/ahEncapsulate.js';
+export * from './ah/ahDecapsulate.js';
+export * from './bundle/bundle.js';

@@ -21,7 +21,7 @@ export type Drop = { ok: false; reason: DropReason; sa: EspSa | undefined };
 export type OpenedEsp = { ok: true; sa: EspSa; payload: Uint8Array; nextHeader: number; seqHi: number; seqLo: number };
 
 export type DecapsulateResult =
-  | { ok: true; sa: EspSa; packet: Uint8Array; nextHeader: number; seqHi: number; seqLo: number }
+  | { ok: true; sa: EspSa; packet: Uint8Array; nextHeader: number; seqHi: number; seqLo: number; payloadLength: number }
   | Drop;
 
 // One object shape per outcome keeps the call sites monomorphic (measured: a spread or an
@@ -84,7 +84,7 @@ export function decapsulate(datagram: Uint8Array, lookup: SaLookup, drops?: Drop
     drops?.count(r.reason, r.sa?.id);
   } else {
     r.sa.usage.packets++;
-    r.sa.usage.bytes += r.packet.length;
+    r.sa.usage.bytes += r.payloadLength;
   }
   return r;
 }
@@ -114,7 +114,7 @@ function decapsulateDatagram(datagram: Uint8Array, lookup: SaLookup): Decapsulat
     // §2.7: TFC padding follows the inner packet; its own header says where it ends.
     const length = claimedIpLength(payload, nextHeader === IPPROTO.IPV4 ? 4 : 6);
     if (length < 0) return drop('malformed', sa);
-    return { ok: true, sa, packet: payload.subarray(0, length), nextHeader, seqHi: opened.seqHi, seqLo: opened.seqLo };
+    return { ok: true, sa, packet: payload.subarray(0, length), nextHeader, seqHi: opened.seqHi, seqLo: opened.seqLo, payloadLength: length };
   }
   // Transport mode: move the outer header up against the payload and restore Next Header.
   const headerLength = ip.payloadOffset;
@@ -127,5 +127,5 @@ function decapsulateDatagram(datagram: Uint8Array, lookup: SaLookup): Decapsulat
     packet[ip.lastNextHeaderOffset] = nextHeader;
     writeU16(packet, 4, packet.length - IPV6_HEADER);
   }
-  return { ok: true, sa, packet, nextHeader, seqHi: opened.seqHi, seqLo: opened.seqLo };
+  return { ok: true, sa, packet, nextHeader, seqHi: opened.seqHi, seqLo: opened.seqLo, payloadLength: payload.length };
 }

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { AhSa } from '../../../engine/ah/ahSa.js';
+import { applyBundle, openBundle, type BundleSa } from '../../../engine/bundle/bundle.js';
+import { DROP_REASONS, DropCounters } from '../../../engine/dropReasons.js';
+import type { EspSa } from '../../../engine/esp/espSa.js';
+import { innerPacket, prng } from '../ah/fixtures.js';
+import { NDIS_AH, NDIS_ESP, ahPairOf, espPair, gateways, testIvs } from './fixtures.js';
+
+const SEED = 0xb0d1e5;
+const INPUTS = 100_000;
+
+describe(`openBundle fuzz (seed ${SEED.toString(16)}, ${INPUTS} inputs)`, () => {
+  it('never throws, and every input is delivered or counted as exactly one drop with a known reason', () => {
+    const rnd = prng(SEED);
+    const int = (n: number) => Math.floor(rnd() * n);
+    const ahs: AhSa[] = [];
+    const esps: EspSa[] = [];
+    const seeds: Uint8Array[] = [];
+    for (let i = 0; i < 32; i++) {
+      const version = i % 2 ? 6 : 4;
+      const tunnelFirst = i % 4 >= 2;
+      const ah = ahPairOf(NDIS_AH[i % 2]!, tunnelFirst && i % 8 >= 4 ? 'tunnel' : 'transport', 0x100 + i, 'node', gateways(version));
+      const esp = espPair(NDIS_ESP[i % 4]!.suite, tunnelFirst && i % 8 < 4 ? 'tunnel' : 'transport', 0x200 + i, 'node', gateways(version));
+      ahs.push(ah.in);
+      esps.push(esp.in);
+      // The tunnel-mode SA (if any) goes first; otherwise alternate the orders.
+      const order: BundleSa[] = esp.out.config.mode === 'tunnel' || (ah.out.config.mode !== 'tunnel' && i % 3 === 0) ? [esp.out, ah.out] : [ah.out, esp.out];
+      const r = applyBundle(innerPacket(version, Uint8Array.from({ length: int(300) }, () => int(256))), order, testIvs(i));
+      if (!r.ok) throw new Error(r.reason);
+      seeds.push(r.packet);
+    }
+    // Any SPI finds an SA of the right kind, so mutated packets reach every step of both data paths.
+    let ah = ahs[0]!;
+    let esp = esps[0]!;
+    const lookup = (_spi: number, _dst: Uint8Array, protocol: number): BundleSa | undefined => (protocol === 51 ? ah : esp);
+    const drops = new DropCounters();
+    let delivered = 0;
+    for (let n = 0; n < INPUTS; n++) {
+      ah = ahs[int(ahs.length)]!;
+      esp = esps[int(esps.length)]!;
+      let input: Uint8Array;
+      const kind = int(5);
+      if (kind === 0) {
+        input = Uint8Array.from({ length: int(160) }, () => int(256));
+        if (input.length > 0 && rnd() < 0.8) input[0] = rnd() < 0.5 ? 0x45 : 0x60;
+        if (input.length > 9 && rnd() < 0.5) input[9] = rnd() < 0.5 ? 50 : 51;
+        if (input.length > 6 && rnd() < 0.5) input[6] = rnd() < 0.5 ? 50 : 51;
+      } else {
+        input = seeds[int(seeds.length)]!.slice();
+        const flips = kind === 4 ? 0 : 1 + int(4);
+        for (let f = 0; f < flips; f++) input[int(input.length)]! ^= 1 << int(8);
+        if (kind === 2) input = input.subarray(0, int(input.length + 1));
+        if (kind === 3) {
+          const grown = new Uint8Array(input.length + int(64));
+          grown.set(input);
+          input = grown;
+        }
+      }
+      let r;
+      try {
+        r = openBundle(input, lookup, drops);
+      } catch (e) {
+        throw new Error(`input ${n} threw: ${Buffer.from(input).toString('hex')}`, { cause: e });
+      }
+      if (r.ok) delivered++;
+      else if (!DROP_REASONS.includes(r.reason)) throw new Error(`input ${n}: unknown reason ${r.reason}`);
+    }
+    expect(delivered + drops.total()).toBe(INPUTS);
+    expect(delivered).toBeGreaterThan(0);
+    expect(drops.global.authFailed).toBeGreaterThan(0);
+  });
+});
