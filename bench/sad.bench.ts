@@ -5,7 +5,7 @@
  */
 import { Sad } from '../engine/sad/sad.js';
 import type { SadEntry } from '../engine/sad/types.js';
-import { perSecond } from './lib/measure.js';
+import { interleaved, looped } from './lib/measure.js';
 
 const DST = Uint8Array.of(192, 0, 2, 2);
 const quick = process.argv.includes('--quick');
@@ -37,8 +37,7 @@ for (const n of [1_000, 100_000]) {
   const { sad, list, spis } = build(n);
   for (let i = 0; i < 200; i++) if (sad.findInbound(spis[i]!, DST, 'esp') !== linear(list, spis[i]!)) throw new Error('SAD and linear scan disagree');
   let i = 0;
-  const fast = perSecond(() => void sad.findInbound(spis[i++ & 0xffff]!, DST, 'esp'), quick ? 150 : 400);
   let j = 0;
-  const slow = perSecond(() => void linear(list, spis[j++ & 0xffff]!), quick ? 150 : 400);
+  const [fast, slow] = interleaved([looped(() => void sad.findInbound(spis[i++ & 0xffff]!, DST, 'esp')), looped(() => void linear(list, spis[j++ & 0xffff]!))], quick ? 300 : 800) as [number, number];
   console.log(String(n).padStart(7), Math.round(fast).toLocaleString('en').padStart(15), Math.round(slow).toLocaleString('en').padStart(15), `${(fast / slow).toFixed(0)}×`.padStart(9));
 }

@@ -1,35 +1,66 @@
 import { spawnSync } from 'node:child_process';
 
-/** Runs `step` (one packet per call) for about `budgetMs` after a warm-up; returns calls per second. */
-export function perSecond(step: () => void, budgetMs: number): number {
-  for (let i = 0; i < 200; i++) step();
-  let n = 0;
-  const start = process.hrtime.bigint();
-  const end = start + BigInt(Math.round(budgetMs * 1e6));
-  let now = start;
-  while (now < end) {
-    for (let i = 0; i < 32; i++) step();
-    n += 32;
-    now = process.hrtime.bigint();
-  }
-  return n / (Number(now - start) / 1e9);
+/** Something to time in slices: it runs for about `budgetMs` and says how many operations it did in how many ns. */
+export interface Timed {
+  slice(budgetMs: number): { ops: number; ns: number };
+}
+
+/** One operation per call of `step` (a packet sealed, a lookup made). */
+export function looped(step: () => void): Timed {
+  for (let i = 0; i < 200; i++) step(); // warm-up
+  return {
+    slice(budgetMs) {
+      let ops = 0;
+      const start = process.hrtime.bigint();
+      const end = start + BigInt(Math.round(budgetMs * 1e6));
+      let now = start;
+      while (now < end) {
+        for (let i = 0; i < 16; i++) step();
+        ops += 16;
+        now = process.hrtime.bigint();
+      }
+      return { ops, ns: Number(now - start) };
+    },
+  };
 }
 
 /**
- * Times work that consumes its inputs (decapsulation: each packet once per fresh window):
- * `prepare` builds one round untimed, `run` processes it timed and returns the packet count.
+ * Work that consumes its inputs (decapsulation: each packet once per fresh window): `prepare`
+ * builds a round untimed, `run` processes it timed and returns the operation count.
  */
-export function perSecondRounds<T>(prepare: () => T, run: (round: T) => number, budgetMs: number): number {
-  run(prepare()); // warm-up round
-  let packets = 0;
-  let ns = 0n;
-  while (Number(ns) / 1e6 < budgetMs) {
-    const round = prepare();
-    const t0 = process.hrtime.bigint();
-    packets += run(round);
-    ns += process.hrtime.bigint() - t0;
+export function rounds<T>(prepare: () => T, run: (round: T) => number): Timed {
+  run(prepare()); // warm-up
+  return {
+    slice(budgetMs) {
+      let ops = 0;
+      let ns = 0;
+      while (ns / 1e6 < budgetMs) {
+        const round = prepare();
+        const t0 = process.hrtime.bigint();
+        ops += run(round);
+        ns += Number(process.hrtime.bigint() - t0);
+      }
+      return { ops, ns };
+    },
+  };
+}
+
+/**
+ * Operations per second of each candidate, measured in turns: `slices` rounds in which every
+ * candidate runs `totalMs / slices` ms. On a noisy machine a ratio of two candidates then
+ * compares the same moments, not two different ones.
+ */
+export function interleaved(candidates: readonly Timed[], totalMs: number, slices = 6): number[] {
+  const ops = candidates.map(() => 0);
+  const ns = candidates.map(() => 0);
+  for (let s = 0; s < slices; s++) {
+    candidates.forEach((c, i) => {
+      const r = c.slice(totalMs / slices);
+      ops[i]! += r.ops;
+      ns[i]! += r.ns;
+    });
   }
-  return packets / (Number(ns) / 1e9);
+  return ops.map((o, i) => o / (ns[i]! / 1e9));
 }
 
 /**

@@ -90,7 +90,8 @@ class AeadEsp extends Base implements EspTransform {
     this.#nonce.set(salt, 0); // RFC 4106 §4: the salt is the nonce's first 4 octets
   }
   #prepare(esp: Uint8Array, seqHi: number | undefined): Uint8Array {
-    this.#nonce.set(esp.subarray(ESP_HEADER, ESP_HEADER + 8), 4);
+    const nonce = this.#nonce;
+    for (let i = 0; i < 8; i++) nonce[4 + i] = esp[ESP_HEADER + i]!; // IV, without a view per packet
     return seqHi === undefined ? esp.subarray(0, ESP_HEADER) : esnAad(esp, seqHi, this.#aad);
   }
   seal(esp: Uint8Array, seqHi: number | undefined): void {
