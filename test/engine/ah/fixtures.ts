@@ -95,14 +95,4 @@ export const arbAhCase = fc.record({
   payload: fc.uint8Array({ minLength: 0, maxLength: 1500 }),
 });
 
-/** mulberry32: a fixed-seed PRNG, so a failure reproduces exactly. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../../support/random.js';

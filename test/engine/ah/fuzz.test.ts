@@ -4,6 +4,7 @@ import { ahEncapsulate } from '../../../engine/ah/ahEncapsulate.js';
 import type { AhSa } from '../../../engine/ah/ahSa.js';
 import { DROP_REASONS, DropCounters } from '../../../engine/dropReasons.js';
 import { hex } from '../../vectors/load.js';
+import { fuzzInput } from '../../support/random.js';
 import { AH_INTEGS, ahPair, innerPacket, prng } from './fixtures.js';
 import { SCAPY_VECTORS, inboundFor } from './scapyVectors.js';
 
@@ -38,24 +39,15 @@ describe(`ahDecapsulate fuzz (seed ${SEED.toString(16)}, ${INPUTS} inputs)`, () 
     let delivered = 0;
     for (let n = 0; n < INPUTS; n++) {
       target = inbound[int(inbound.length)]!;
-      let input: Uint8Array;
-      const kind = int(5);
-      if (kind === 0) {
-        input = Uint8Array.from({ length: int(160) }, () => int(256));
-        if (input.length > 0 && rnd() < 0.8) input[0] = rnd() < 0.5 ? 0x45 + int(4) : 0x60; // look like IP
-        if (input.length > 9 && rnd() < 0.5) input[9] = 51;
-        if (input.length > 6 && rnd() < 0.5) input[6] = 51;
-      } else {
-        input = seeds[int(seeds.length)]!.slice();
-        const flips = kind === 4 ? 0 : 1 + int(4);
-        for (let f = 0; f < flips; f++) input[int(input.length)]! ^= 1 << int(8);
-        if (kind === 2) input = input.subarray(0, int(input.length + 1));
-        if (kind === 3) {
-          const grown = new Uint8Array(input.length + int(64));
-          grown.set(input);
-          input = grown;
-        }
-      }
+      const input = fuzzInput(rnd, seeds, {
+        maxRandomLength: 160,
+        unmutated: true,
+        shapeRandom: (b, int) => {
+          if (b.length > 0 && int(10) < 8) b[0] = int(2) ? 0x45 + int(4) : 0x60; // look like IP
+          if (b.length > 9 && int(2)) b[9] = 51;
+          if (b.length > 6 && int(2)) b[6] = 51;
+        },
+      });
       let r;
       try {
         r = ahDecapsulate(input, lookup, drops);

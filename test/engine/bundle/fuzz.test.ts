@@ -3,6 +3,7 @@ import { AhSa } from '../../../engine/ah/ahSa.js';
 import { applyBundle, openBundle, type BundleSa } from '../../../engine/bundle/bundle.js';
 import { DROP_REASONS, DropCounters } from '../../../engine/dropReasons.js';
 import type { EspSa } from '../../../engine/esp/espSa.js';
+import { fuzzInput } from '../../support/random.js';
 import { innerPacket, prng } from '../ah/fixtures.js';
 import { NDIS_AH, NDIS_ESP, ahPairOf, espPair, gateways, testIvs } from './fixtures.js';
 
@@ -38,24 +39,15 @@ describe(`openBundle fuzz (seed ${SEED.toString(16)}, ${INPUTS} inputs)`, () => 
     for (let n = 0; n < INPUTS; n++) {
       ah = ahs[int(ahs.length)]!;
       esp = esps[int(esps.length)]!;
-      let input: Uint8Array;
-      const kind = int(5);
-      if (kind === 0) {
-        input = Uint8Array.from({ length: int(160) }, () => int(256));
-        if (input.length > 0 && rnd() < 0.8) input[0] = rnd() < 0.5 ? 0x45 : 0x60;
-        if (input.length > 9 && rnd() < 0.5) input[9] = rnd() < 0.5 ? 50 : 51;
-        if (input.length > 6 && rnd() < 0.5) input[6] = rnd() < 0.5 ? 50 : 51;
-      } else {
-        input = seeds[int(seeds.length)]!.slice();
-        const flips = kind === 4 ? 0 : 1 + int(4);
-        for (let f = 0; f < flips; f++) input[int(input.length)]! ^= 1 << int(8);
-        if (kind === 2) input = input.subarray(0, int(input.length + 1));
-        if (kind === 3) {
-          const grown = new Uint8Array(input.length + int(64));
-          grown.set(input);
-          input = grown;
-        }
-      }
+      const input = fuzzInput(rnd, seeds, {
+        maxRandomLength: 160,
+        unmutated: true,
+        shapeRandom: (b, int) => {
+          if (b.length > 0 && int(10) < 8) b[0] = int(2) ? 0x45 : 0x60; // look like IP
+          if (b.length > 9 && int(2)) b[9] = int(2) ? 50 : 51;
+          if (b.length > 6 && int(2)) b[6] = int(2) ? 50 : 51;
+        },
+      });
       let r;
       try {
         r = openBundle(input, lookup, drops);

@@ -4,19 +4,9 @@ import { decapsulate, openEsp } from '../../../engine/esp/decapsulate.js';
 import { encapsulate } from '../../../engine/esp/encapsulate.js';
 import type { EspSa } from '../../../engine/esp/espSa.js';
 import { standardIvSource } from '../../../engine/esp/ivSource.js';
+import { fuzzInput, prng } from '../../support/random.js';
 import { ALL_SUITES, innerPacket, saPair, seededFill } from './fixtures.js';
 
-/** mulberry32: a fixed-seed PRNG, so a failure reproduces exactly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = 0x1f2e3d4c;
 const INPUTS = 120_000;
@@ -46,23 +36,12 @@ describe(`decapsulate fuzz (seed ${SEED.toString(16)}, ${INPUTS} inputs)`, () =>
     let delivered = 0;
     for (let n = 0; n < INPUTS; n++) {
       target = pairs[int(pairs.length)]!.in;
-      let input: Uint8Array;
-      const kind = int(4);
-      if (kind === 0) {
-        input = Uint8Array.from({ length: int(120) }, () => int(256));
-        if (input.length > 0 && rnd() < 0.7) input[0] = rnd() < 0.5 ? 0x45 : 0x60; // look like IP
-      } else {
-        const base = seeds[int(seeds.length)]!;
-        input = base.slice();
-        const flips = 1 + int(4);
-        for (let f = 0; f < flips; f++) input[int(input.length)]! ^= 1 << int(8);
-        if (kind === 2) input = input.subarray(0, int(input.length + 1));
-        if (kind === 3) {
-          const grown = new Uint8Array(input.length + int(64));
-          grown.set(input);
-          input = grown;
-        }
-      }
+      const input = fuzzInput(rnd, seeds, {
+        maxRandomLength: 120,
+        shapeRandom: (b, int) => {
+          if (b.length > 0 && int(10) < 7) b[0] = int(2) ? 0x45 : 0x60; // look like IP
+        },
+      });
       let r;
       try {
         if (rnd() < 0.9) {

@@ -12,6 +12,7 @@ import {
 } from '../../../engine/replay/replayWindow.js';
 import type { ReplayState } from '../../../engine/replay/replayWindow.js';
 import { ReplayModel, join } from './replayModel.js';
+import { mulberry32 } from '../../support/random.js';
 
 describe('create / restore misuse', () => {
   const badSizes = [5000, 31, -1, 1.5, 4097, 1, Number.NaN, Infinity];
@@ -68,17 +69,6 @@ describe('anti-replay off (size 0)', () => {
   });
 });
 
-/** mulberry32: a fixed-seed PRNG, so the fuzz is the same run every time. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 const EXTREMES = [0, 1, 2, 31, 32, 33, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
 
