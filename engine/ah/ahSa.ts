@@ -7,6 +7,7 @@ import { requireRange } from '../errors.js';
 import { IPPROTO } from '../packet/ipProtocol.js';
 import { REPLAY_WINDOW_DEFAULT, REPLAY_WINDOW_MAX, REPLAY_WINDOW_MIN, ReplayWindow, type ReplayState } from '../replay/replayWindow.js';
 import { SequenceCounter } from '../sa/sequenceCounter.js';
+import { validateSaCommon } from '../sa/validate.js';
 import type { IpsecMode, SaDirection, SaUsage, TunnelEndpoints } from '../sa/types.js';
 
 /** Everything the AH data path needs to know about one SA (RFC 4301 §4.4.2.1, RFC 4302). */
@@ -61,22 +62,12 @@ export class AhSa {
   readonly usage: SaUsage = { packets: 0, bytes: 0 };
 
   constructor(readonly config: Readonly<AhSaConfig>) {
-    requireRange(typeof config.id === 'string' && config.id.length > 0, 'id', 'must be a non-empty string');
-    requireRange(config.direction === 'inbound' || config.direction === 'outbound', 'direction', `must be 'inbound' or 'outbound', got ${config.direction}`);
-    requireRange(Number.isInteger(config.spi) && config.spi >= 256 && config.spi <= 0xffffffff, 'spi', `must be an integer in 256..2^32-1 (RFC 4302 §2.4), got ${config.spi}`);
-    requireRange(config.mode === 'tunnel' || config.mode === 'transport', 'mode', `must be 'tunnel' or 'transport', got ${config.mode}`);
-    if (config.mode === 'tunnel') {
-      const t = config.tunnel;
-      requireRange(t !== undefined, 'tunnel', 'endpoints are required in tunnel mode');
-      requireRange((t.src.length === 4 || t.src.length === 16) && t.src.length === t.dst.length, 'tunnel', 'src and dst must both be IPv4 (4 octets) or both IPv6 (16)');
-    }
+    validateSaCommon(config);
     // integSpec throws `integ: ...` for NONE and anything unknown: AH exists for its ICV.
     const spec = integSpec(config.integ);
     if (!(config.key instanceof Uint8Array)) throw new TypeError(`key: must be a Uint8Array`);
     requireRange(config.key.length === spec.keyLength, 'key', `must be ${spec.keyLength} bytes for ${spec.name}, got ${config.key.length}`);
-    requireRange(config.ttl === undefined || (Number.isInteger(config.ttl) && config.ttl >= 1 && config.ttl <= 255), 'ttl', `must be 1..255, got ${config.ttl}`);
     requireRange(config.ipv4Align === undefined || config.ipv4Align === 4 || config.ipv4Align === 8, 'ipv4Align', `must be 4 or 8, got ${config.ipv4Align}`);
-    requireRange(config.esn === undefined || typeof config.esn === 'boolean', 'esn', `must be a boolean, got ${config.esn}`);
     this.esn = config.esn ?? false;
     this.integrity = createIntegrity(config.integ, config.key, config.backend);
     if (config.direction === 'outbound') {

@@ -4,6 +4,7 @@ import type { CryptoBackendName, EspKeys, EspSuiteSpec, EspTransform } from '../
 import { requireRange } from '../errors.js';
 import { REPLAY_WINDOW_DEFAULT, ReplayWindow, type ReplayState } from '../replay/replayWindow.js';
 import { SequenceCounter } from '../sa/sequenceCounter.js';
+import { validateSaCommon } from '../sa/validate.js';
 import type { IpsecMode, NatTPorts, SaDirection, SaUsage, TunnelEndpoints } from '../sa/types.js';
 
 /** Everything the ESP data path needs to know about one SA (RFC 4301 §4.4.2.1). */
@@ -50,20 +51,13 @@ export class EspSa {
   readonly usage: SaUsage = { packets: 0, bytes: 0 };
 
   constructor(readonly config: Readonly<EspSaConfig>) {
-    requireRange(Number.isInteger(config.spi) && config.spi >= 256 && config.spi <= 0xffffffff, 'spi', `must be an integer in 256..2^32-1 (RFC 4303 §2.1), got ${config.spi}`);
-    requireRange(config.mode === 'tunnel' || config.mode === 'transport', 'mode', `must be 'tunnel' or 'transport', got ${config.mode}`);
-    if (config.mode === 'tunnel') {
-      const t = config.tunnel;
-      requireRange(t !== undefined, 'tunnel', 'endpoints are required in tunnel mode');
-      requireRange((t.src.length === 4 || t.src.length === 16) && t.src.length === t.dst.length, 'tunnel', 'src and dst must both be IPv4 (4 octets) or both IPv6 (16)');
-    }
+    validateSaCommon(config);
     if (config.natT) {
       for (const port of [config.natT.srcPort, config.natT.dstPort]) {
         requireRange(Number.isInteger(port) && port > 0 && port <= 0xffff, 'natT', `ports must be 1..65535, got ${port}`);
       }
     }
     requireRange(config.tfcPadTo === undefined || (Number.isInteger(config.tfcPadTo) && config.tfcPadTo >= 0 && config.tfcPadTo <= 0xffff), 'tfcPadTo', `must be an integer in 0..65535, got ${config.tfcPadTo}`);
-    requireRange(config.ttl === undefined || (Number.isInteger(config.ttl) && config.ttl >= 1 && config.ttl <= 255), 'ttl', `must be 1..255, got ${config.ttl}`);
     this.esn = config.esn ?? false;
     this.transform = createEspTransform(config.suite, config.keys, config.backend);
     if (config.direction === 'outbound') {
