@@ -39,3 +39,9 @@ export * from './ah/ahSa.js';
 export { ahEncapsulate } from './ah/ahEncapsulate.js';
 export * from './ah/ahDecapsulate.js';
 export * from './bundle/bundle.js';
+
+export * from './sad/types.js';
+export * from './sad/sad.js';
+export * from './sad/lifetime.js';
+export * from './pfkey/index.js';
+export { sadPfKeyPort, type SadAdapterOptions } from './pfkey/sadAdapter.js';
