@@ -1,9 +1,10 @@
-import { writeU16 } from '../bytes.js';
+import { readU16, writeU16 } from '../bytes.js';
 import type { DropCounters, DropReason } from '../dropReasons.js';
 import { ESP_HEADER, parseEspTrailer, readEspSeq, readEspSpi } from '../packet/espHeader.js';
 import { claimedIpLength, parseIp } from '../packet/ipPacket.js';
 import { IPPROTO } from '../packet/ipProtocol.js';
-import { rewriteIpv4ProtocolAndLength } from '../packet/ipv4.js';
+import { internetChecksum } from '../packet/checksum.js';
+import { IPV4_MIN_HEADER, rewriteIpv4ProtocolAndLength } from '../packet/ipv4.js';
 import { IPV6_HEADER } from '../packet/ipv6.js';
 import { UDP_HEADER, parseUdp } from '../packet/udp.js';
 import { classifyUdpEncap } from '../packet/udpEncap.js';
@@ -89,14 +90,46 @@ export function decapsulate(datagram: Uint8Array, lookup: SaLookup, drops?: Drop
   return r;
 }
 
-function decapsulateDatagram(datagram: Uint8Array, lookup: SaLookup): DecapsulateResult {
+/** What ESP needs of the outer header: one small object, no views beyond the destination. */
+interface Outer {
+  ok: true;
+  version: 4 | 6;
+  payloadOffset: number;
+  /** End of the IP packet (Total Length / 40 + Payload Length). */
+  end: number;
+  protocol: number;
+  dst: Uint8Array;
+  /** IPv6: the byte that names the upper protocol. */
+  lastNextHeaderOffset: number;
+}
+
+function outerHeader(datagram: Uint8Array): Outer | Drop {
+  const first = datagram[0];
+  if (first !== undefined && first >> 4 === 4) {
+    // RFC 791 §3.1, read in place (the common case: no per-packet views but the destination).
+    if (datagram.length < IPV4_MIN_HEADER) return drop('truncated');
+    const headerLength = (first & 0x0f) * 4;
+    const totalLength = readU16(datagram, 2);
+    if (headerLength < IPV4_MIN_HEADER || totalLength < headerLength) return drop('malformed');
+    if (totalLength > datagram.length) return drop('truncated');
+    if (internetChecksum(datagram, 0, headerLength) !== 0) return drop('badChecksum');
+    // §3.4.1: IPsec applies to whole datagrams; reassembly comes first.
+    if ((readU16(datagram, 6) & 0x3fff) !== 0) return drop('fragment');
+    return { ok: true, version: 4, payloadOffset: headerLength, end: totalLength, protocol: datagram[9]!, dst: datagram.subarray(16, 20), lastNextHeaderOffset: 9 };
+  }
   const ip = parseIp(datagram);
   if (!ip.ok) return drop(ip.reason);
-  // §3.4.1: IPsec applies to whole datagrams; reassembly comes first.
   if (ip.fragment) return drop('fragment');
+  const lastNextHeaderOffset = ip.version === 6 ? ip.lastNextHeaderOffset : 9;
+  return { ok: true, version: ip.version, payloadOffset: ip.payloadOffset, end: ip.payloadOffset + ip.payload.length, protocol: ip.protocol, dst: ip.dst, lastNextHeaderOffset };
+}
+
+function decapsulateDatagram(datagram: Uint8Array, lookup: SaLookup): DecapsulateResult {
+  const ip = outerHeader(datagram);
+  if (!ip.ok) return ip;
   let espOffset = ip.payloadOffset;
   if (ip.protocol === IPPROTO.UDP) {
-    const udp = parseUdp(ip.payload);
+    const udp = parseUdp(datagram.subarray(ip.payloadOffset, ip.end));
     if (!udp.ok) return drop(udp.reason);
     // RFC 3948 §2.2: keepalives and non-ESP-marked (IKE) datagrams are not ESP.
     if (classifyUdpEncap(udp.payload).kind !== 'esp') return drop('notIpsec');
@@ -104,8 +137,7 @@ function decapsulateDatagram(datagram: Uint8Array, lookup: SaLookup): Decapsulat
   } else if (ip.protocol !== IPPROTO.ESP) {
     return drop('notIpsec');
   }
-  const espEnd = ip.payloadOffset + ip.payload.length;
-  const opened = openEsp(datagram.subarray(espOffset, espEnd), ip.dst, lookup);
+  const opened = openEsp(datagram.subarray(espOffset, ip.end), ip.dst, lookup);
   if (!opened.ok) return opened;
   const { sa, payload, nextHeader } = opened;
   if (sa.config.mode === 'tunnel') {
