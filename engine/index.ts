@@ -45,3 +45,17 @@ export * from './sad/sad.js';
 export * from './sad/lifetime.js';
 export * from './pfkey/index.js';
 export { sadPfKeyPort, type SadAdapterOptions } from './pfkey/sadAdapter.js';
+
+export * from './spd/types.js';
+export * from './spd/spd.js';
+export * from './spd/selectorFields.js';
+export * from './events/fact.js';
+export * from './events/saFacts.js';
+export * from './events/otherFacts.js';
+export * from './events/streams.js';
+export * from './events/upcast.js';
+export * from './aggregates/sa.js';
+export * from './aggregates/policy.js';
+export * from './projections/replay.js';
+export * from './projections/timeline.js';
+export { keyFingerprint } from './keys/fingerprint.js';
