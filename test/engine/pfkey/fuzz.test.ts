@@ -14,22 +14,12 @@ import { decodePfKey } from '../../../engine/pfkey/decode.js';
 import { encodePfKey } from '../../../engine/pfkey/encode.js';
 import { PFKEY_ERROR_CODES, type PfKeyErrorCode } from '../../../engine/pfkey/types.js';
 import { arbMessage } from './arbitraries.js';
+import { prng } from '../../support/random.js';
 
 const SEED = 0x2367;
 const INPUTS = 120_000;
 
-/** mulberry32: a tiny seeded PRNG (public domain, Tommy Ettinger). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = mulberry32(SEED);
+const random = prng(SEED);
 const int = (n: number) => Math.floor(random() * n);
 const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
 const randomBytes = (n: number) => Uint8Array.from({ length: n }, () => int(256));

@@ -158,8 +158,5 @@ describe.skipIf(!hasXmllint)('schema/ipsec-es-policy.xsd with xmllint', () => {
   });
 });
 
-if (!hasXmllint) {
-  describe('schema/ipsec-es-policy.xsd with xmllint', () => {
-    it.skip('skipped: xmllint is not installed (apt-get install -y libxml2-utils)', () => {});
-  });
-}
+// Said out loud when the tool is missing (CI installs libxml2-utils, so there the XSD tests run).
+if (!hasXmllint) console.log('skipped: the XSD tests need xmllint (apt-get install -y libxml2-utils)');

@@ -150,14 +150,4 @@ export function mh(mhType: number): Uint8Array {
   return Uint8Array.of(IPPROTO.NONE, 0, mhType, 0, 0, 0, 0, 0);
 }
 
-/** mulberry32: a fixed-seed PRNG, so a failure reproduces exactly. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../../support/random.js';
