@@ -206,7 +206,7 @@ const EMPTY = new Node(-1, 0, 0, 0, [], []);
 /** Packed id of a lookup that fell outside a zoomed block (no leaf index is this large). */
 const EMPTY_LEAF = -0x7fffffff;
 /** Words per inner node in `Packed.nodes`. */
-const NODE_STRIDE = 5;
+const NODE_STRIDE = 6;
 
 interface Tree {
   root: Node;
@@ -214,7 +214,7 @@ interface Tree {
   minOrder: number;
 }
 
-/** Build state shared by one family's trees: the entry budget stops pathological growth. */
+/** Build state of one tree: the budget (entry slots) stops pathological growth. */
 interface Builder {
   budget: number;
   leaves: Map<string, Node>;
@@ -310,7 +310,8 @@ function build(b: Builder, input: Entry[], lo: Float64Array, hi: Float64Array, d
     }
   }
   if (entries.length <= BINTH) return leaf(b, entries);
-  if (depth >= MAX_DEPTH || stalls > MAX_STALLS || b.budget <= 0) return bigLeaf(b, entries);
+  // Small lists that keep resisting cuts (entries stacked over one point) stay together.
+  if (depth >= MAX_DEPTH || (stalls > MAX_STALLS && entries.length <= 4 * BINTH) || b.budget <= 0) return bigLeaf(b, entries);
 
   // The dimension whose cut leaves the fewest entries per part; none that separates enough → a leaf.
   let best: Cut | undefined;
@@ -369,9 +370,9 @@ function split(entries: Entry[], bits: readonly number[], dims: readonly number[
 /**
  * One tree per group, adaptively: the whole set first; a group whose tree outgrows
  * GROUP_FACTOR × its size, or ends with crowded leaves (wide and narrow rules copied into each
- * other's leaves, or stacked over one another), is split by
- * the wildness of the next dimensions in `splits` and each part gets its own tree. The last
- * level keeps what it builds, under a generous budget.
+ * other's leaves, or stacked over one another), is split by the wildness of the next dimensions
+ * in `splits` and each part gets its own tree. The last level keeps what it builds, under a
+ * generous budget. Policies whose entries shadowed others are added to `shadows`.
  */
 function buildTrees(entries: Entry[], bits: readonly number[], splits: readonly (readonly number[])[], shadows: Set<Policy>): Tree[] {
   const lo = new Float64Array(bits.length);
@@ -384,8 +385,9 @@ function buildTrees(entries: Entry[], bits: readonly number[], splits: readonly 
     if ((b.budget >= 0 && !b.crowded) || last) {
       trees.push({ root, minOrder: group[0]!.order });
       for (const e of b.shadows) shadows.add(e.policy);
+    } else {
+      for (const g of split(group, bits, splits[level]!)) visit(g, level + 1);
     }
-    else for (const g of split(group, bits, splits[level]!)) visit(g, level + 1);
   };
   if (entries.length > 0) visit(entries, 0);
   return trees.sort((x, y) => x.minOrder - y.minOrder);
@@ -405,7 +407,8 @@ export interface ClassifierStats {
 /**
  * One family's trees flattened into 32-bit typed arrays, so that a lookup reads a few
  * contiguous runs of memory instead of chasing objects:
- *   - `nodes`, NODE_STRIDE words per inner node: [dim, shift, first kid, block base, block last];
+ *   - `nodes`, NODE_STRIDE words per inner node: [dim, shift, first kid, block base, block last,
+ *     smallest order below] (a lookup that already has a better match stops there);
  *   - `kids[first kid + i]`: child i, a node index (>= 0) or the complement of a leaf (< 0);
  *   - `leafStart[l]..leafEnd[l]`: leaf l's run of candidate records in `cand`, each
  *     [order, entry index, extra (0/1), lo0, hi0, lo1, hi1, ...] (all values fit 32 bits).
@@ -451,9 +454,18 @@ class Packed {
     this.minOrders = Float64Array.from(trees, (t) => t.minOrder);
     this.nodes = new Uint32Array(inner.length * NODE_STRIDE);
     this.kids = new Int32Array(inner.reduce((sum, n) => sum + n.children.length, 0));
+    const below = new Map<Node, number>();
+    const minOrder = (n: Node): number => {
+      let m = below.get(n);
+      if (m === undefined) {
+        m = n.dim < 0 ? (n.entries[0]?.order ?? 0xffffffff) : Math.min(...n.children.map(minOrder));
+        below.set(n, m);
+      }
+      return m;
+    };
     let k = 0;
     inner.forEach((n, i) => {
-      this.nodes.set([n.dim, n.shift, k, n.base, n.base + n.size - 1], i * NODE_STRIDE);
+      this.nodes.set([n.dim, n.shift, k, n.base, n.base + n.size - 1, minOrder(n)], i * NODE_STRIDE);
       for (const c of n.children) this.kids[k++] = ids.get(c)!;
     });
     const slots = leaves.reduce((sum, l) => sum + l.entries.length, 0);
@@ -539,8 +551,8 @@ export class Classifier {
       while (k >= 0) {
         const at = k * NODE_STRIDE;
         const v = point[nodes[at]!]!;
-        // Outside the node's zoomed block: no candidate of this tree can match.
-        if (v < nodes[at + 3]! || v > nodes[at + 4]!) {
+        // Outside the node's zoomed block no candidate matches; below it none can beat `best`.
+        if (v < nodes[at + 3]! || v > nodes[at + 4]! || nodes[at + 5]! >= bestOrder) {
           k = EMPTY_LEAF;
           break;
         }
