@@ -45,11 +45,15 @@ function rangeMatches(s: { kind: 'any' } | { kind: 'opaque' } | { kind: 'range';
 
 /**
  * True when the packet's fields match every field of the selector set (RFC 4301 §4.4.1.2).
+ * Fields whose addresses are not both 4 or both 16 octets match no selector.
  *
  * @example
  * policy.selectors.some((s) => selectorMatches(s, fields))
  */
 export function selectorMatches(s: Selector, f: SelectorFields): boolean {
+  // A packet has one address family (RFC 4301 §4.4.1.1); other fields match nothing.
+  const n = f.localAddress.length;
+  if (n !== f.remoteAddress.length || (n !== 4 && n !== 16)) return false;
   if (!addressMatches(s.localAddress, f.localAddress) || !addressMatches(s.remoteAddress, f.remoteAddress)) return false;
   const p = s.protocol;
   if (p.kind === 'number' ? f.protocol !== p.value : p.kind === 'opaque' && f.protocol !== OPAQUE) return false;

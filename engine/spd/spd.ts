@@ -21,7 +21,8 @@
 
 import type { Result } from '../dropReasons.js';
 import { rangeError } from '../errors.js';
-import { Classifier, type ClassifierStats, compileEntry, type Entry } from './classifier.js';
+import { Classifier, type ClassifierStats } from './classifier.js';
+import { compileEntry, type Entry } from './entry.js';
 import { policyMatches } from './match.js';
 import {
   DEFAULT_SPD_ACTION,
@@ -130,6 +131,7 @@ class DirectionIndex {
   /** The first policy matching `f` (its decision), or undefined. */
   lookup(f: SelectorFields): SpdDecision | undefined {
     const e = this.#classifier.lookup(f);
+    if (e === undefined && this.#overlay.length === 0) return undefined;
     for (const s of this.#overlay) {
       if (e !== undefined && byKey(s, e) > 0) break;
       if (policyMatches(s.policy, f)) return s.decision;

@@ -164,6 +164,9 @@ export const DEFAULT_SPD_ACTION: DefaultAction = 'discard';
 /**
  * OPAQUE in `SelectorFields`: the field exists in the selector model but is not available in
  * this packet (RFC 4301 §4.4.1.1).
+ *
+ * @example
+ * if (fields.localPort === OPAQUE) console.log('non-initial fragment, or no ports');
  */
 export const OPAQUE = -1;
 

@@ -31,7 +31,12 @@ function oneOf<T extends string>(value: unknown, allowed: readonly T[], path: st
   if (!allowed.includes(value as T)) throw rangeError(path, `must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${String(value)}`);
 }
 
-/** Compares two equal-length addresses as unsigned big-endian numbers. */
+/**
+ * Compares two equal-length addresses as unsigned big-endian numbers: < 0, 0 or > 0.
+ *
+ * @example
+ * compareAddresses(range.from, range.to) <= 0 // a well-formed range
+ */
 export function compareAddresses(a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < a.length; i++) {
     const d = a[i]! - b[i]!;
@@ -40,7 +45,12 @@ export function compareAddresses(a: Uint8Array, b: Uint8Array): number {
   return 0;
 }
 
-/** Octet length (4 or 16) an address selector fixes, or 0 for ANY and OPAQUE. */
+/**
+ * Octet length (4 or 16) an address selector fixes, or 0 for ANY and OPAQUE.
+ *
+ * @example
+ * addressFamilyLength({ kind: 'prefix', address: net6, length: 48 }) // 16
+ */
 export function addressFamilyLength(s: AddressSelector): 0 | 4 | 16 {
   switch (s.kind) {
     case 'single': case 'prefix': return s.address.length as 4 | 16;

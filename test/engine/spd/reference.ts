@@ -27,6 +27,7 @@ function valueIn(kind: string, from: number, to: number, v: number): boolean {
 }
 
 export function refSelectorMatches(s: Selector, f: SelectorFields): boolean {
+  if (f.localAddress.length !== f.remoteAddress.length || ![4, 16].includes(f.localAddress.length)) return false;
   if (!addressIn(s.localAddress, f.localAddress)) return false;
   if (!addressIn(s.remoteAddress, f.remoteAddress)) return false;
   if (s.protocol.kind === 'number' && s.protocol.value !== f.protocol) return false;

@@ -123,6 +123,15 @@ describe('ordering, actions and defaults', () => {
     expect(spd.classifyInboundPlain(tcp('10.0.0.1', '10.0.0.3'))).toMatchObject({ action: 'bypass', policy: { id: 'in-ok' } });
   });
 
+  it('fields of mixed or odd address lengths match nothing, even ANY (a packet has one family)', () => {
+    const spd = new Spd([policy({ id: 'all' })]);
+    spd.add(policy({ id: 'all-2' }));
+    const odd: SelectorFields = { ...f, remoteAddress: new Uint8Array(16) };
+    expect(spd.classifyOutbound(odd)).toEqual({ action: 'discard' });
+    expect(spd.classifyOutbound({ ...f, localAddress: new Uint8Array(8), remoteAddress: new Uint8Array(8) })).toEqual({ action: 'discard' });
+    expect(spd.classifyOutbound(f).policy?.id).toBe('all');
+  });
+
   it('list(part) shows the SPD-S, SPD-O and SPD-I split (RFC 4301 §4.4.1)', () => {
     const spd = new Spd([
       policy({ id: 'o-bypass' }),
