@@ -7,6 +7,7 @@ import { filter, firstValueFrom, type Observable, Subject } from 'rxjs';
 import type { Fact } from '../../engine/events/fact.js';
 import { applyFact, emptyGatewayState, type GatewayState, type LoggedFact } from '../../engine/projections/replay.js';
 import type { EventData, EventStore, RecordedEvent } from './types.js';
+import type { FactLog } from '../../machines/ports.js';
 
 /** @example await store.appendToStream('sa-1', facts.map(toEventData), { expectedVersion }) */
 export function toEventData(f: Fact): EventData {
@@ -109,6 +110,31 @@ export async function runProjection(store: EventStore, name: string, checkpoints
       subscription.unsubscribe();
       await checkpoints.save(name, state.position);
       progress.complete();
+    },
+  };
+}
+
+/**
+ * The control plane's `FactLog` port over any event store: expected version 0 means "no stream
+ * yet", n means "the stream is at version n" (DESIGN §3 write-ahead).
+ *
+ * @example
+ * const gateway = createGateway({ log: factLog(store), ... });
+ */
+export function factLog(store: EventStore): FactLog {
+  return {
+    async append(stream, facts, expectedVersion) {
+      await store.appendToStream(stream, facts.map(toEventData), { expectedVersion: expectedVersion === 0 ? 'noStream' : BigInt(expectedVersion) });
+    },
+    async read(stream) {
+      const out: Fact[] = [];
+      let from = 1n;
+      for (;;) {
+        const page = await store.readStream(stream, { from, maxCount: 10_000 });
+        for (const e of page.events) out.push(fromRecorded(e).fact);
+        if (page.events.length < 10_000) return out;
+        from += BigInt(page.events.length);
+      }
     },
   };
 }
