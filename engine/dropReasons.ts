@@ -39,6 +39,10 @@ export const DROP_REASONS = [
   'oversized',
   /** The offload NIC reported an error for this packet. */
   'offloadError',
+  /** An SPD DISCARD policy, or the SPD's default, matched (RFC 4301 §5.1 step 3a, §5.2 step 3). */
+  'discarded',
+  /** A filter hook dropped it (or threw). */
+  'filtered',
 ] as const;
 
 export type DropReason = (typeof DROP_REASONS)[number];

@@ -22,6 +22,7 @@ export class Journal {
   #durableVersion: number;
   readonly #queue: Item[] = [];
   #busy = false;
+  #scheduled = false;
   #failure: unknown;
   #idle: Array<() => void> = [];
   readonly #onFailure: (error: unknown) => void;
@@ -63,23 +64,27 @@ export class Journal {
     if (facts.length === 0 || this.#failure !== undefined) return;
     this.#version += facts.length;
     this.#queue.push({ kind: 'facts', facts });
-    this.#pump();
+    if (!this.#scheduled) this.#pump();
   }
 
   /** Runs `effect` once everything recorded before this call is durable; never after a failure. */
   afterDurable(effect: () => void): void {
     if (this.#failure !== undefined) return;
-    if (!this.#busy && this.#queue.length === 0) {
-      effect();
-      return;
-    }
     this.#queue.push({ kind: 'effect', run: effect });
-    this.#pump();
+    // Never synchronously: effects run outside the actor's own step (xstate forbids nested
+    // imperative sends from inside an action), in a microtask when nothing is pending.
+    if (!this.#busy && !this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(() => {
+        this.#scheduled = false;
+        this.#pump();
+      });
+    }
   }
 
   /** Resolves when the queue is empty (everything durable and every effect run), or failed. */
   settled(): Promise<void> {
-    if (!this.#busy && this.#queue.length === 0) return Promise.resolve();
+    if (!this.#busy && !this.#scheduled && this.#queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 

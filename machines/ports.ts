@@ -29,6 +29,8 @@ export interface Random {
   int(min: number, max: number): number;
   /** A fresh unique id (a UUID from the real port). */
   uuid(): string;
+  /** `n` random octets (keys of manually keyed SAs, nonces). */
+  bytes(n: number): Uint8Array;
 }
 
 /**
@@ -83,7 +85,9 @@ export interface KeyManager {
   acquire(request: AcquireRequest, signal: AbortSignal): Promise<InstalledPair>;
   /**
    * Make-before-break CHILD SA rekey (RFC 7296 §2.8): negotiate the replacement of the pair
-   * `outboundSaId`/`inboundSaId` belongs to and install the new inbound SA, then the new outbound.
+   * `old` and install the new inbound SA, then the new outbound, under the ids in `next` (chosen
+   * and recorded by the caller before it asks: write-ahead). Resolves with `next` once both are
+   * installed.
    */
-  rekeyChild(request: { saId: string; correlationId: string }, signal: AbortSignal): Promise<InstalledPair>;
+  rekeyChild(request: { old: InstalledPair; next: InstalledPair; correlationId: string }, signal: AbortSignal): Promise<InstalledPair>;
 }

@@ -1,4 +1,4 @@
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import type { Random } from '../../machines/ports.js';
 
 /**
@@ -10,6 +10,7 @@ import type { Random } from '../../machines/ports.js';
 export const cryptoRandom: Random = {
   int: (min, max) => (max - min < 2 ** 48 - 1 ? randomInt(min, max + 1) : min + Math.floor(Math.random() * (max - min + 1))),
   uuid: () => randomUUID(),
+  bytes: (n) => new Uint8Array(randomBytes(n)),
 };
 
 /**
@@ -31,6 +32,7 @@ export function seededRandom(seed: number): Random {
   const hex = (n: number) => next().toString(16).padStart(8, '0').slice(0, n);
   return {
     int: (min, max) => min + Math.floor((next() / 2 ** 32) * (max - min + 1)),
+    bytes: (n) => Uint8Array.from({ length: n }, () => next() & 0xff),
     uuid: () => `${hex(8)}-${hex(4)}-4${hex(3)}-${((next() & 3) | 8).toString(16)}${hex(3)}-${hex(8)}${hex(4)}`,
   };
 }

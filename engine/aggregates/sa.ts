@@ -99,7 +99,9 @@ export function decideSa(command: SaCommand, state: SaState, ctx: CommandContext
       return [fact('RekeyStarted', { newSaId: command.newSaId, jitterMs: command.jitterMs }, ctx)];
     case 'CompleteRekey':
       if (state.replacedBy?.newSaId === command.newSaId) return [];
-      if (state.status !== 'rekeying' || state.rekey?.newSaId !== command.newSaId) throw violation(`no rekey to ${command.newSaId} is under way`);
+      // The replacement may be the peer's, not ours: in a rekey collision the SA created with
+      // the lowest nonce is deleted and the other one replaces the old SA (RFC 7296 §2.8.1).
+      if (state.status !== 'rekeying') throw violation(`no rekey is under way (to ${command.newSaId})`);
       return [fact('RekeyCompleted', { newSaId: command.newSaId, drainMs: command.drainMs }, ctx)];
     case 'ExhaustSequence':
       if (!isLive(state)) throw violation('only a live SA sends');

@@ -24,6 +24,8 @@ export interface SaParams {
   natT?: { srcPort: number; dstPort: number };
   policyId?: string;
   ikeSaId?: string;
+  /** The SA of the other direction negotiated with this one (a CHILD SA is a pair, RFC 7296 §1.3). */
+  pairedSaId?: string;
   /** The key store's reference to this SA's keys, and a fingerprint to check them by. Never the keys (DESIGN §3). */
   keyRef: string;
   keyFingerprint: string;

@@ -1,0 +1,267 @@
+/**
+ * The gateway runtime: the SPD and SAD the data path decides with, one lifecycle actor per SA,
+ * their journals, the usage meters and the rekey coordinator, behind one object that the
+ * pipelines (`streams/`) and the key manager talk to. Every change to an SA goes through its
+ * actor, so it is a fact before it is an effect.
+ */
+import type { InspectionEvent, Observer } from 'xstate';
+import type { SaState } from '../../engine/aggregates/sa.js';
+import type { CryptoBackendName, EspKeys } from '../../engine/crypto/types.js';
+import { DropCounters } from '../../engine/dropReasons.js';
+import { createEspSa, type EspSa } from '../../engine/esp/espSa.js';
+import { standardIvSource, type IvSource } from '../../engine/esp/ivSource.js';
+import type { SaFact, SaParams, UsageCheckpoint } from '../../engine/events/saFacts.js';
+import { keyFingerprint } from '../../engine/keys/fingerprint.js';
+import { parseIpAddress } from '../../engine/policy/ipText.js';
+import { Sad } from '../../engine/sad/sad.js';
+import type { Spd } from '../../engine/spd/spd.js';
+import type { KeyStore } from '../../adapters/keyStore/types.js';
+import type { KeyManager, MachineDeps } from '../ports.js';
+import { loadSa, startSaActor, type SaActor } from '../saLifecycle/saActor.js';
+import type { SaLifecycleOptions } from '../saLifecycle/saLifecycle.machine.js';
+import type { Journal } from '../journal.js';
+import { UsageMeter } from './usageMeter.js';
+import { RekeyCoordinator } from '../rekey/rekeyCoordinator.js';
+
+export interface GatewayOptions {
+  name: string;
+  deps: MachineDeps;
+  keys: KeyStore;
+  spd: Spd;
+  keyManager?: KeyManager;
+  lifecycle?: Partial<SaLifecycleOptions>;
+  /** Usage is checkpointed as a fact every this many packets per SA (DESIGN §3). Default 10 000. */
+  checkpointEveryPackets?: number;
+  backend?: CryptoBackendName;
+  /** Fills IVs for CBC (default: the Random port's bytes). */
+  ivFill?: (bytes: Uint8Array) => void;
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+}
+
+/** What a key manager installs: an SA's parameters and keys (the keys go to the key store). */
+export interface SaInstallSpec {
+  id: string;
+  params: Omit<SaParams, 'keyRef' | 'keyFingerprint'>;
+  keys: EspKeys;
+  correlationId?: string;
+}
+
+interface Live {
+  actor: SaActor;
+  journal: Journal;
+  meter?: UsageMeter;
+  sa?: EspSa;
+}
+
+const addr = (text: string) => {
+  const r = parseIpAddress(text);
+  if (!r.ok) throw new RangeError(`address: ${r.rule}`);
+  return r.value;
+};
+
+export class Gateway {
+  readonly name: string;
+  readonly sad = new Sad();
+  readonly drops = new DropCounters();
+  readonly spd: Spd;
+  readonly iv: IvSource;
+  readonly rekeys: RekeyCoordinator;
+  readonly #o: GatewayOptions;
+  readonly #live = new Map<string, Live>();
+  readonly #pendingKeys = new Map<string, EspKeys>();
+  readonly #waiting = new Map<string, { resolve: () => void; reject: (e: unknown) => void }>();
+  /** Facts as recorded, for live views and tests (not a source of truth: the log is). */
+  readonly recorded: Array<{ saId: string; fact: SaFact }> = [];
+
+  /**
+   * @example
+   * const gw = new Gateway({ name: 'left', deps: { clock, random, log }, keys, spd });
+   */
+  constructor(options: GatewayOptions) {
+    this.#o = options;
+    this.name = options.name;
+    this.spd = options.spd;
+    this.iv = standardIvSource(options.ivFill ?? ((b) => b.set(options.deps.random.bytes(b.length))));
+    this.rekeys = new RekeyCoordinator(this, options.deps, () => this.#o.keyManager);
+  }
+
+  get keyManager(): KeyManager | undefined {
+    return this.#o.keyManager;
+  }
+
+  set keyManager(km: KeyManager | undefined) {
+    this.#o.keyManager = km;
+  }
+
+  /**
+   * Installs an SA: keys to the key store, `SaInstalled` to the log, then the data path.
+   * Resolves once the SA carries traffic.
+   *
+   * @example
+   * await gw.installSa({ id: 'out-1', params, keys: { encKey } });
+   */
+  async installSa(spec: SaInstallSpec): Promise<void> {
+    const keyRef = `sa-${spec.id}`;
+    const material = spec.keys.integKey ? { encKey: spec.keys.encKey, integKey: spec.keys.integKey } : { encKey: spec.keys.encKey };
+    await this.#o.keys.put(keyRef, material);
+    const params: SaParams = { ...spec.params, keyRef, keyFingerprint: keyFingerprint(spec.keys.encKey, ...(spec.keys.integKey ? [spec.keys.integKey] : [])) };
+    this.#pendingKeys.set(spec.id, spec.keys);
+    const done = new Promise<void>((resolve, reject) => this.#waiting.set(spec.id, { resolve, reject }));
+    const live = this.#start(spec.id);
+    live.actor.send({ type: 'sa.install', params, ...(spec.correlationId ? { correlationId: spec.correlationId } : {}) });
+    return done;
+  }
+
+  /** Deletes an SA (operator or peer DELETE); exactly once, however often asked. */
+  deleteSa(saId: string, reason: 'operator' | 'peer' | 'nicRequest'): void {
+    this.#live.get(saId)?.actor.send({ type: 'sa.delete', reason });
+  }
+
+  /**
+   * The NIC flagged an inbound packet with SaDeleteReq: delete that SA and its paired outbound
+   * SA, each exactly once however many flagged packets arrive; the NIC never removes them itself.
+   */
+  nicDeleteRequest(saId: string, nic: string): void {
+    const live = this.#live.get(saId);
+    if (!live) return;
+    const paired = this.state(saId)?.params?.pairedSaId;
+    live.actor.send({ type: 'nic.saDeleteRequest', nic });
+    if (paired) this.#live.get(paired)?.actor.send({ type: 'sa.delete', reason: 'nicRequest' });
+  }
+
+  /** Sends a lifecycle event to an SA's actor (rekey coordinator, offload). */
+  send(saId: string, event: Parameters<SaActor['send']>[0]): void {
+    this.#live.get(saId)?.actor.send(event);
+  }
+
+  /** The folded state of a live (or just dead) SA. */
+  state(saId: string): SaState | undefined {
+    return this.#live.get(saId)?.actor.getSnapshot().context.sa;
+  }
+
+  /** Ids of the SAs with an actor. */
+  saIds(): string[] {
+    return [...this.#live.keys()];
+  }
+
+  journal(saId: string): Journal | undefined {
+    return this.#live.get(saId)?.journal;
+  }
+
+  /**
+   * Per packet, from the data path, after an SA processed it: two comparisons unless a threshold
+   * is crossed (then one event to the actor).
+   */
+  metered(sa: EspSa): void {
+    const live = this.#live.get(sa.config.id);
+    const m = live?.meter;
+    if (!m || (sa.usage.packets < m.nextPackets && sa.usage.bytes < m.nextBytes)) return;
+    const usage = this.#usage(sa);
+    const crossing = m.cross(usage.packets, usage.bytes);
+    live.actor.send(crossing.kind === 'checkpoint' ? { type: 'usage.checkpoint', usage } : { type: 'usage.limit', which: crossing.kind, limit: crossing.limit, usage });
+  }
+
+  /** The outbound counter would cycle (RFC 4303 §3.3.3): rekey now. */
+  sequenceExhausted(sa: EspSa): void {
+    this.#live.get(sa.config.id)?.actor.send({ type: 'seq.exhausted', usage: this.#usage(sa) });
+  }
+
+  /** Resolves when every SA's facts so far are durable and their effects ran. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.#live.values()].map((l) => l.journal.settled()));
+  }
+
+  /**
+   * Rebuilds the gateway's SAs from the log (after a restart): each stream folded, each actor
+   * started in its state, live SAs back in the data path with their keys from the key store and
+   * the outbound counter resumed past the last checkpoint plus a margin (DESIGN §3).
+   *
+   * @example
+   * await gw.restore(['out-1', 'in-1']);
+   */
+  async restore(saIds: readonly string[]): Promise<void> {
+    for (const id of saIds) {
+      const state = await loadSa(this.#o.deps.log, id);
+      if (state.status === 'none' || state.status === 'dead') continue;
+      if (state.params && state.status !== 'larval') {
+        const k = await this.#o.keys.get(state.params.keyRef);
+        this.#pendingKeys.set(id, k.integKey ? { encKey: k.encKey!, integKey: k.integKey } : { encKey: k.encKey! });
+      }
+      const live = this.#start(id, state);
+      if (state.status !== 'larval') this.#installInDataPath(id, live.actor.getSnapshot().context.sa, state.usage);
+    }
+  }
+
+  /** Stops every actor (their timers too); the log keeps everything. */
+  stop(): void {
+    for (const l of this.#live.values()) l.actor.stop();
+    this.#live.clear();
+  }
+
+  #start(saId: string, state?: SaState): Live {
+    const { actor, journal } = startSaActor({
+      deps: { ...this.#o.deps, usageOf: (id) => { const sa = this.#live.get(id)?.sa; return sa ? this.#usage(sa) : undefined; } },
+      saId,
+      ...(state ? { state } : {}),
+      ...(this.#o.lifecycle ? { options: this.#o.lifecycle } : {}),
+      ...(this.#o.inspect ? { inspect: this.#o.inspect } : {}),
+      effects: {
+        installInDataPath: (id, s) => this.#installInDataPath(id, s),
+        removeFromDataPath: (id) => this.#removeFromDataPath(id),
+        requestRekey: (id) => this.rekeys.request(id),
+      },
+      onFacts: (id, facts) => { for (const fact of facts) this.recorded.push({ saId: id, fact }); },
+      onRejected: (id, message) => this.#waiting.get(id)?.reject(new Error(message)),
+      onJournalFailure: (id, error) => {
+        this.#waiting.get(id)?.reject(error);
+        this.#removeFromDataPath(id);
+      },
+    });
+    const live: Live = { actor, journal };
+    this.#live.set(saId, live);
+    return live;
+  }
+
+  #installInDataPath(saId: string, s: SaState, resume?: UsageCheckpoint): void {
+    const p = s.params!;
+    const keys = this.#pendingKeys.get(saId);
+    this.#pendingKeys.delete(saId);
+    const live = this.#live.get(saId);
+    if (!keys || !live) return;
+    const margin = (this.#o.checkpointEveryPackets ?? 10_000) * 2;
+    const seq = resume ? resume.seqHi * 2 ** 32 + resume.seqLo + margin : 0;
+    const sa = createEspSa({
+      id: saId, direction: p.direction, spi: p.spi, mode: p.mode, esn: p.esn, replayWindow: p.replayWindow,
+      suite: { encr: p.encr!, ...(p.encrKeyBits ? { encrKeyBits: p.encrKeyBits } : {}), integ: p.integ },
+      keys,
+      ...(this.#o.backend ? { backend: this.#o.backend } : {}),
+      ...(p.tunnel ? { tunnel: { src: addr(p.tunnel.src), dst: addr(p.tunnel.dst) } } : {}),
+      ...(p.natT ? { natT: p.natT } : {}),
+      // After a restart the counter resumes past the checkpoint (RFC 4303 §3.3.3: never reuse).
+      ...(resume && p.direction === 'outbound' ? { sequenceStart: { hi: Math.floor(seq / 2 ** 32), lo: seq % 2 ** 32 } } : {}),
+    });
+    if (resume) {
+      sa.usage.packets = resume.packets;
+      sa.usage.bytes = resume.bytes;
+    }
+    this.sad.add({ id: saId, spi: p.spi, protocol: p.protocol, direction: p.direction, dst: addr(p.dst), sa, lifetimes: p.lifetimes, addedAtMs: Date.parse(s.installedAt!), policyId: p.policyId, statefulFragmentCheck: false, pathMtu: undefined });
+    live.sa = sa;
+    live.meter = new UsageMeter(p.lifetimes, this.#o.checkpointEveryPackets ?? 10_000);
+    if (resume) live.meter.cross(resume.packets, resume.bytes);
+    this.#waiting.get(saId)?.resolve();
+    this.#waiting.delete(saId);
+  }
+
+  #removeFromDataPath(saId: string): void {
+    this.sad.remove(saId);
+    const live = this.#live.get(saId);
+    if (live) delete live.sa;
+    const keyRef = this.state(saId)?.params?.keyRef;
+    // A dead SA's keys are of no further use: shred them.
+    if (keyRef) void this.#o.keys.delete(keyRef).catch(() => {});
+  }
+
+  #usage(sa: EspSa): UsageCheckpoint {
+    return { packets: sa.usage.packets, bytes: sa.usage.bytes, seqHi: sa.seq?.hi ?? 0, seqLo: sa.seq?.lo ?? 0 };
+  }
+}

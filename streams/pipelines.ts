@@ -1,0 +1,165 @@
+/**
+ * The data plane as RxJS operators over batches (DESIGN §1, §5: batch-shaped ports; issue 10
+ * builds on this): each operator is a few lines around engine calls, every packet leaves either
+ * on the other side or as a counted drop with a reason, and nothing a packet contains can end
+ * a stream.
+ *
+ *   outbound: TUN → SPD classify → SA (encapsulate) or ACQUIRE → wire
+ *   inbound:  wire → network hooks → SAD + decapsulate + replay → inbound policy check →
+ *             transport hooks → TUN
+ */
+import { filter, map, type OperatorFunction } from 'rxjs';
+import type { DropReason } from '../engine/dropReasons.js';
+import { decapsulate } from '../engine/esp/decapsulate.js';
+import { encapsulate } from '../engine/esp/encapsulate.js';
+import { EspSa } from '../engine/esp/espSa.js';
+import type { SpdDecision } from '../engine/spd/types.js';
+import { selectorFields } from '../engine/spd/selectorFields.js';
+import type { SelectorFields } from '../engine/spd/types.js';
+import type { Gateway } from '../machines/gateway/gateway.js';
+
+/** What a filter hook decides: let it through, drop it, or replace it. */
+export type HookVerdict = 'permit' | 'drop' | { modified: Uint8Array };
+
+/** What a transport-layer hook is told about a packet (cf. Windows' filtering-layer metadata). */
+export interface TransportInfo {
+  /** True when the packet arrived under an SA (decrypted and verified). */
+  ipsecSecured: boolean;
+  saId?: string;
+  tunnelMode: boolean;
+}
+
+/**
+ * Callbacks at two layers of the inbound path. Network-layer hooks see each datagram as received
+ * (ESP still encrypted); transport-layer hooks see the packet that will be delivered, after
+ * decryption and the inbound policy check. Tunnel-mode traffic reaches transport-layer hooks
+ * only detunneled.
+ */
+export interface FilterHooks {
+  network?: Array<(datagram: Uint8Array) => HookVerdict>;
+  transport?: Array<(packet: Uint8Array, info: TransportInfo) => HookVerdict>;
+}
+
+/** What happens to a packet that matched PROTECT when there is no SA yet (the acquire manager). */
+export interface SaMissHandler {
+  onMiss(packet: Uint8Array, decision: Extract<SpdDecision, { action: 'protect' }>, fields: SelectorFields): 'queued' | 'dropped' | 'passed';
+}
+
+function runHooks<A extends unknown[]>(hooks: Array<(p: Uint8Array, ...a: A) => HookVerdict> | undefined, packet: Uint8Array, ...args: A): Uint8Array | undefined {
+  if (!hooks) return packet;
+  for (const hook of hooks) {
+    let v: HookVerdict;
+    try {
+      v = hook(packet, ...args);
+    } catch {
+      return undefined; // a throwing hook drops the packet, never the stream
+    }
+    if (v === 'drop') return undefined;
+    if (v !== 'permit') packet = v.modified;
+  }
+  return packet;
+}
+
+/**
+ * One outbound packet (RFC 4301 §5.1): appends what goes on the wire to `out`; everything else
+ * is counted in `gw.drops`.
+ *
+ * @example
+ * const wire: Uint8Array[] = []; processOutbound(gw, ipPacket, wire);
+ */
+export function processOutbound(gw: Gateway, packet: Uint8Array, out: Uint8Array[], miss?: SaMissHandler): void {
+  const f = selectorFields(packet, 'outbound');
+  if (!f.ok) return gw.drops.count(f.reason);
+  const d = gw.spd.classifyOutbound(f);
+  if (d.action !== 'protect') {
+    if (d.action === 'bypass') out.push(packet);
+    else gw.drops.count('discarded');
+    return;
+  }
+  const entry = gw.sad.outboundFor(d.policy.id);
+  const sa = entry?.sa;
+  if (!(sa instanceof EspSa)) {
+    // RFC 4301 §5.1 step 3a: no SA yet → the key manager is asked (ACQUIRE).
+    const verdict = miss ? miss.onMiss(packet, d, f) : 'dropped';
+    if (verdict === 'passed') out.push(packet);
+    else if (verdict === 'dropped' && !miss) gw.drops.count('noSa');
+    return;
+  }
+  const r = encapsulate(packet, sa, gw.iv);
+  if (!r.ok) {
+    gw.drops.count(r.reason, sa.config.id);
+    if (r.reason === 'seqExhausted') gw.sequenceExhausted(sa);
+    return;
+  }
+  out.push(r.packet);
+  gw.metered(sa);
+}
+
+/**
+ * One inbound datagram (RFC 4301 §5.2): appends what is delivered to `out`.
+ *
+ * @example
+ * const toTun: Uint8Array[] = []; processInbound(gw, datagram, toTun, hooks);
+ */
+export function processInbound(gw: Gateway, datagram: Uint8Array, out: Uint8Array[], hooks: FilterHooks = {}): void {
+  const seen = runHooks(hooks.network, datagram);
+  if (!seen) return gw.drops.count('filtered');
+  const r = decapsulate(seen, gw.sad.espLookup);
+  if (!r.ok) {
+    if (r.reason !== 'notIpsec') return gw.drops.count(r.reason, r.sa?.config.id);
+    // Not IPsec: only what SPD-I lets through in the clear (RFC 4301 §5.2 step 3).
+    const f = selectorFields(seen, 'inbound');
+    if (!f.ok) return gw.drops.count(f.reason);
+    if (gw.spd.classifyInboundPlain(f).action !== 'bypass') return gw.drops.count('discarded');
+    const plain = runHooks(hooks.transport, seen, { ipsecSecured: false, tunnelMode: false });
+    if (!plain) return gw.drops.count('filtered');
+    out.push(plain);
+    return;
+  }
+  const saId = r.sa.config.id;
+  gw.metered(r.sa);
+  // RFC 4301 §5.2 step 4: the decrypted packet must match the policy of the SA it came on.
+  const policyId = gw.sad.get(saId)?.policyId;
+  if (policyId !== undefined) {
+    const f = selectorFields(r.packet, 'inbound');
+    if (!f.ok) return gw.drops.count(f.reason, saId);
+    if (!gw.spd.checkInbound(policyId, f).ok) return gw.drops.count('policyMismatch', saId);
+  }
+  const delivered = runHooks(hooks.transport, r.packet, { ipsecSecured: true, saId, tunnelMode: r.sa.config.mode === 'tunnel' });
+  if (!delivered) return gw.drops.count('filtered', saId);
+  out.push(delivered);
+}
+
+function batchOperator(step: (packet: Uint8Array, out: Uint8Array[]) => void): OperatorFunction<readonly Uint8Array[], Uint8Array[]> {
+  return (source) =>
+    source.pipe(
+      map((batch) => {
+        const out: Uint8Array[] = [];
+        for (const packet of batch) step(packet, out);
+        return out;
+      }),
+      filter((out) => out.length > 0),
+    );
+}
+
+/**
+ * TUN batches → wire batches.
+ *
+ * @example
+ * tun.reads$.pipe(outbound(gw, acquires)).subscribe((batch) => wire.send(batch));
+ */
+export function outbound(gw: Gateway, miss?: SaMissHandler): OperatorFunction<readonly Uint8Array[], Uint8Array[]> {
+  return batchOperator((p, out) => processOutbound(gw, p, out, miss));
+}
+
+/**
+ * Wire batches → TUN batches.
+ *
+ * @example
+ * wire.receives$.pipe(inbound(gw, hooks)).subscribe((batch) => tun.write(batch));
+ */
+export function inbound(gw: Gateway, hooks: FilterHooks = {}): OperatorFunction<readonly Uint8Array[], Uint8Array[]> {
+  return batchOperator((p, out) => processInbound(gw, p, out, hooks));
+}
+
+export type { DropReason };
