@@ -43,6 +43,10 @@ export const DROP_REASONS = [
   'discarded',
   /** A filter hook dropped it (or threw). */
   'filtered',
+  /** Held while its SA was negotiated (ACQUIRE), and the negotiation failed or timed out. */
+  'acquireFailed',
+  /** No SA and no room to wait for one: the acquire queue is full, acquires are rate-limited, or the acquire is backing off after a failure. */
+  'acquireLimited',
 ] as const;
 
 export type DropReason = (typeof DROP_REASONS)[number];

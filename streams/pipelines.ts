@@ -8,13 +8,14 @@
  *   inbound:  wire → network hooks → SAD + decapsulate + replay → inbound policy check →
  *             transport hooks → TUN
  */
-import { filter, map, type OperatorFunction } from 'rxjs';
+import { filter, map, merge, type OperatorFunction } from 'rxjs';
 import type { DropReason } from '../engine/dropReasons.js';
 import { decapsulate } from '../engine/esp/decapsulate.js';
 import { encapsulate } from '../engine/esp/encapsulate.js';
 import { EspSa } from '../engine/esp/espSa.js';
 import type { SpdDecision } from '../engine/spd/types.js';
 import { selectorFields } from '../engine/spd/selectorFields.js';
+import { selectorMatches } from '../engine/spd/match.js';
 import type { SelectorFields } from '../engine/spd/types.js';
 import type { Gateway } from '../machines/gateway/gateway.js';
 
@@ -42,7 +43,7 @@ export interface FilterHooks {
 
 /** What happens to a packet that matched PROTECT when there is no SA yet (the acquire manager). */
 export interface SaMissHandler {
-  onMiss(packet: Uint8Array, decision: Extract<SpdDecision, { action: 'protect' }>, fields: SelectorFields): 'queued' | 'dropped' | 'passed';
+  onMiss(packet: Uint8Array, decision: Extract<SpdDecision, { action: 'protect' }>, selectorIndex: number, fields: SelectorFields): 'queued' | 'dropped' | 'passed';
 }
 
 function runHooks<A extends unknown[]>(hooks: Array<(p: Uint8Array, ...a: A) => HookVerdict> | undefined, packet: Uint8Array, ...args: A): Uint8Array | undefined {
@@ -62,12 +63,13 @@ function runHooks<A extends unknown[]>(hooks: Array<(p: Uint8Array, ...a: A) => 
 
 /**
  * One outbound packet (RFC 4301 §5.1): appends what goes on the wire to `out`; everything else
- * is counted in `gw.drops`.
+ * is counted in `gw.drops`. `miss` defaults to the gateway's acquire manager; `null` drops
+ * SA misses as `noSa`.
  *
  * @example
  * const wire: Uint8Array[] = []; processOutbound(gw, ipPacket, wire);
  */
-export function processOutbound(gw: Gateway, packet: Uint8Array, out: Uint8Array[], miss?: SaMissHandler): void {
+export function processOutbound(gw: Gateway, packet: Uint8Array, out: Uint8Array[], miss: SaMissHandler | null = gw.acquires): void {
   const f = selectorFields(packet, 'outbound');
   if (!f.ok) return gw.drops.count(f.reason);
   const d = gw.spd.classifyOutbound(f);
@@ -79,10 +81,11 @@ export function processOutbound(gw: Gateway, packet: Uint8Array, out: Uint8Array
   const entry = gw.sad.outboundFor(d.policy.id);
   const sa = entry?.sa;
   if (!(sa instanceof EspSa)) {
-    // RFC 4301 §5.1 step 3a: no SA yet → the key manager is asked (ACQUIRE).
-    const verdict = miss ? miss.onMiss(packet, d, f) : 'dropped';
-    if (verdict === 'passed') out.push(packet);
-    else if (verdict === 'dropped' && !miss) gw.drops.count('noSa');
+    // RFC 4301 §5.1 step 3a: no SA yet → the key manager is asked (ACQUIRE); the miss
+    // handler counts its own drops.
+    if (!miss) return gw.drops.count('noSa');
+    const selectorIndex = d.policy.selectors.findIndex((s) => selectorMatches(s, f));
+    if (miss.onMiss(packet, d, selectorIndex, f) === 'passed') out.push(packet);
     return;
   }
   const r = encapsulate(packet, sa, gw.iv);
@@ -143,13 +146,15 @@ function batchOperator(step: (packet: Uint8Array, out: Uint8Array[]) => void): O
 }
 
 /**
- * TUN batches → wire batches.
+ * TUN batches → wire batches. Packets an acquire held (`gw.released$`) join the stream again
+ * once their SA is up, in the order they came.
  *
  * @example
- * tun.reads$.pipe(outbound(gw, acquires)).subscribe((batch) => wire.send(batch));
+ * tun.reads$.pipe(outbound(gw)).subscribe((batch) => wire.send(batch));
  */
-export function outbound(gw: Gateway, miss?: SaMissHandler): OperatorFunction<readonly Uint8Array[], Uint8Array[]> {
-  return batchOperator((p, out) => processOutbound(gw, p, out, miss));
+export function outbound(gw: Gateway, miss: SaMissHandler | null = gw.acquires): OperatorFunction<readonly Uint8Array[], Uint8Array[]> {
+  const step = batchOperator((p, out) => processOutbound(gw, p, out, miss));
+  return (source) => step(merge(source, gw.released$));
 }
 
 /**

@@ -19,12 +19,26 @@ export interface PolicySource {
   file?: string;
 }
 
-/** Stream `acquire-<id>`. */
+/**
+ * Stream `acquire-<id>`: one negotiation effort for one (policy, selector), from the first miss
+ * until an SA pair is up or the effort is given up. `attempt` counts raises (1, 2, ...): after a
+ * failure or timeout the next packet past the backoff raises the same acquire again. `packet`:
+ * the triggering packet's selector fields (RFC 4301 §4.4.1.2 PFP, RFC 2367 §3.1.6's address
+ * extensions), addresses as text, -1 for OPAQUE, so a resumed acquire asks for the same thing.
+ */
 export type AcquireFact =
-  | Fact<'AcquireRaised', { policyId: string; selector: string }>
+  | Fact<'AcquireRaised', {
+      policyId: string;
+      selector: string;
+      selectorIndex: number;
+      packet: { localAddress: string; remoteAddress: string; protocol: number; localPort: number; remotePort: number };
+      attempt: number;
+    }>
   | Fact<'AcquireSatisfied', { saIds: string[] }>
   | Fact<'AcquireFailed', { reason: string; retryInMs: number }>
-  | Fact<'AcquireTimedOut', { retryInMs: number }>;
+  | Fact<'AcquireTimedOut', { retryInMs: number }>
+  /** Given up: no traffic came back after the backoff (`idle`), or its policy went away (`cancelled`). */
+  | Fact<'AcquireAbandoned', { reason: 'idle' | 'cancelled' }>;
 
 /** Stream `ike-<id>`. */
 export type IkeFact =
@@ -34,8 +48,16 @@ export type IkeFact =
   | Fact<'ChildSaMoved', { saId: string; toIkeSaId: string }>
   | Fact<'IkeSaDeleted', { reason: string }>;
 
-/** Stream `nic-<name>`. */
+/**
+ * Stream `nic-<name>`: one offload NIC as the gateway programmed it (machines/offload). The
+ * capabilities are `NicCapabilities` (engine/aggregates/nic.ts) as JSON. A removal says why the
+ * handle is gone: `withdrawn` (DELETE_SA, the SA died), `lost` (the NIC forgot it), `restart`
+ * (the previous process's handles, abandoned: the NIC is reset on start), `retired` (the NIC
+ * was taken out of service). Absent on facts written before the reason existed.
+ */
 export type NicFact =
   | Fact<'NicCapabilitiesDeclared', { capabilities: unknown; saCapacity: number }>
   | Fact<'NicSaAdded', { saId: string; handle: number }>
-  | Fact<'NicSaRemoved', { saId: string; handle: number }>;
+  | Fact<'NicSaRemoved', { saId: string; handle: number; reason?: 'withdrawn' | 'lost' | 'restart' | 'retired' }>
+  | Fact<'NicSaRejected', { saId: string; reason: 'unsupported' | 'capacity' | 'fips' | 'untrusted' | 'error' }>
+  | Fact<'NicRetired', Record<string, never>>;

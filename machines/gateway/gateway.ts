@@ -22,6 +22,9 @@ import type { SaLifecycleOptions } from '../saLifecycle/saLifecycle.machine.js';
 import type { Journal } from '../journal.js';
 import { UsageMeter } from './usageMeter.js';
 import { RekeyCoordinator } from '../rekey/rekeyCoordinator.js';
+import { Subject, type Observable } from 'rxjs';
+import { AcquireManager, type AcquireManagerOptions } from '../acquire/acquireManager.js';
+import type { DropReason } from '../../engine/dropReasons.js';
 
 export interface GatewayOptions {
   name: string;
@@ -33,6 +36,8 @@ export interface GatewayOptions {
   /** Usage is checkpointed as a fact every this many packets per SA (DESIGN §3). Default 10 000. */
   checkpointEveryPackets?: number;
   backend?: CryptoBackendName;
+  /** Acquire queue, rate limit and timers (machines/acquire). */
+  acquire?: AcquireManagerOptions;
   /** Fills IVs for CBC (default: the Random port's bytes). */
   ivFill?: (bytes: Uint8Array) => void;
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
@@ -66,6 +71,11 @@ export class Gateway {
   readonly spd: Spd;
   readonly iv: IvSource;
   readonly rekeys: RekeyCoordinator;
+  /** ACQUIRE on an SA miss (RFC 4301 §5.1 step 3a): the outbound path's miss handler. */
+  readonly acquires: AcquireManager;
+  readonly #released = new Subject<Uint8Array[]>();
+  /** Packets an acquire held, released in order once their SA is up: feed them to the outbound path again. */
+  readonly released$: Observable<Uint8Array[]> = this.#released.asObservable();
   readonly #o: GatewayOptions;
   readonly #live = new Map<string, Live>();
   readonly #pendingKeys = new Map<string, EspKeys>();
@@ -83,6 +93,20 @@ export class Gateway {
     this.spd = options.spd;
     this.iv = standardIvSource(options.ivFill ?? ((b) => b.set(options.deps.random.bytes(b.length))));
     this.rekeys = new RekeyCoordinator(this, options.deps, () => this.#o.keyManager);
+    const keyManager: KeyManager = {
+      acquire: (request, signal) => (this.#o.keyManager ? this.#o.keyManager.acquire(request, signal) : Promise.reject(new Error('no key manager'))),
+      rekeyChild: (request, signal) => (this.#o.keyManager ? this.#o.keyManager.rekeyChild(request, signal) : Promise.reject(new Error('no key manager'))),
+    };
+    this.acquires = new AcquireManager(
+      {
+        ...options.deps,
+        keyManager,
+        release: (packets) => this.#released.next(packets),
+        drop: (packets: Uint8Array[], reason: DropReason) => { for (let i = 0; i < packets.length; i++) this.drops.count(reason); },
+        ...(options.inspect ? { inspect: options.inspect } : {}),
+      },
+      options.acquire,
+    );
   }
 
   get keyManager(): KeyManager | undefined {
@@ -108,13 +132,13 @@ export class Gateway {
     this.#pendingKeys.set(spec.id, spec.keys);
     const done = new Promise<void>((resolve, reject) => this.#waiting.set(spec.id, { resolve, reject }));
     const live = this.#start(spec.id);
-    live.actor.send({ type: 'sa.install', params, ...(spec.correlationId ? { correlationId: spec.correlationId } : {}) });
+    this.send(spec.id, { type: 'sa.install', params, ...(spec.correlationId ? { correlationId: spec.correlationId } : {}) });
     return done;
   }
 
   /** Deletes an SA (operator or peer DELETE); exactly once, however often asked. */
   deleteSa(saId: string, reason: 'operator' | 'peer' | 'nicRequest'): void {
-    this.#live.get(saId)?.actor.send({ type: 'sa.delete', reason });
+    this.send(saId, { type: 'sa.delete', reason });
   }
 
   /**
@@ -122,16 +146,16 @@ export class Gateway {
    * SA, each exactly once however many flagged packets arrive; the NIC never removes them itself.
    */
   nicDeleteRequest(saId: string, nic: string): void {
-    const live = this.#live.get(saId);
-    if (!live) return;
     const paired = this.state(saId)?.params?.pairedSaId;
-    live.actor.send({ type: 'nic.saDeleteRequest', nic });
-    if (paired) this.#live.get(paired)?.actor.send({ type: 'sa.delete', reason: 'nicRequest' });
+    this.send(saId, { type: 'nic.saDeleteRequest', nic });
+    if (paired) this.send(paired, { type: 'sa.delete', reason: 'nicRequest' });
   }
 
   /** Sends a lifecycle event to an SA's actor (rekey coordinator, offload). */
   send(saId: string, event: Parameters<SaActor['send']>[0]): void {
-    this.#live.get(saId)?.actor.send(event);
+    const actor = this.#live.get(saId)?.actor;
+    // A dead SA's actor is final: its aggregate already said "exactly once"; nothing to tell it.
+    if (actor?.getSnapshot().status === 'active') actor.send(event);
   }
 
   /** The folded state of a live (or just dead) SA. */
@@ -158,12 +182,12 @@ export class Gateway {
     if (!m || (sa.usage.packets < m.nextPackets && sa.usage.bytes < m.nextBytes)) return;
     const usage = this.#usage(sa);
     const crossing = m.cross(usage.packets, usage.bytes);
-    live.actor.send(crossing.kind === 'checkpoint' ? { type: 'usage.checkpoint', usage } : { type: 'usage.limit', which: crossing.kind, limit: crossing.limit, usage });
+    this.send(sa.config.id, crossing.kind === 'checkpoint' ? { type: 'usage.checkpoint', usage } : { type: 'usage.limit', which: crossing.kind, limit: crossing.limit, usage });
   }
 
   /** The outbound counter would cycle (RFC 4303 §3.3.3): rekey now. */
   sequenceExhausted(sa: EspSa): void {
-    this.#live.get(sa.config.id)?.actor.send({ type: 'seq.exhausted', usage: this.#usage(sa) });
+    this.send(sa.config.id, { type: 'seq.exhausted', usage: this.#usage(sa) });
   }
 
   /** Resolves when every SA's facts so far are durable and their effects ran. */
@@ -194,6 +218,8 @@ export class Gateway {
 
   /** Stops every actor (their timers too); the log keeps everything. */
   stop(): void {
+    this.acquires.stop();
+    this.rekeys.stop();
     for (const l of this.#live.values()) l.actor.stop();
     this.#live.clear();
   }
@@ -250,6 +276,11 @@ export class Gateway {
     if (resume) live.meter.cross(resume.packets, resume.bytes);
     this.#waiting.get(saId)?.resolve();
     this.#waiting.delete(saId);
+    // An outbound SA serves its whole policy: an acquire waiting on any of its selectors is done.
+    if (p.direction === 'outbound' && p.policyId !== undefined) {
+      const n = this.spd.get(p.policyId)?.selectors.length ?? 0;
+      for (let i = 0; i < n; i++) this.acquires.saInstalled(p.policyId, i, [saId]);
+    }
   }
 
   #removeFromDataPath(saId: string): void {

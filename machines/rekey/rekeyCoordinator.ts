@@ -78,6 +78,12 @@ export class RekeyCoordinator {
     this.#mark(old, next, 'rekey.complete', correlationId);
   }
 
+  /** Stops every running rekey (a gateway shutting down); the SAs' logs say where each was. */
+  stop(): void {
+    for (const actor of this.#active.values()) actor.stop();
+    this.#active.clear();
+  }
+
   /** True while a rekey of the pair `outboundSaId` belongs to runs here. */
   running(outboundSaId: string): boolean {
     return this.#active.has(outboundSaId);

@@ -4,7 +4,7 @@
  * plane tests.
  */
 import { SimulatedClock } from 'xstate';
-import { factLog } from '../../adapters/eventStore/facts.js';
+import { factLog, readLog } from '../../adapters/eventStore/facts.js';
 import { memoryEventStore } from '../../adapters/eventStore/memory/memoryEventStore.js';
 import type { EventStore } from '../../adapters/eventStore/types.js';
 import { memoryKeyStore } from '../../adapters/keyStore/memoryKeyStore.js';
@@ -18,7 +18,7 @@ import type { Policy, ProtectParams } from '../../engine/spd/types.js';
 import type { SaLifetimes } from '../../engine/sad/types.js';
 import { Gateway } from '../../machines/gateway/gateway.js';
 import { manualKeying } from '../../machines/keyManager/manualKeying.js';
-import type { KeyManager } from '../../machines/ports.js';
+import type { FactLog, KeyManager } from '../../machines/ports.js';
 import { processInbound, processOutbound, type FilterHooks, type SaMissHandler } from '../../streams/pipelines.js';
 
 export const T0 = Date.parse('2026-11-22T00:00:00Z');
@@ -56,7 +56,8 @@ export interface Side {
   km: KeyManager;
   /** Packets delivered to this side's TUN, in order. */
   delivered: Uint8Array[];
-  miss?: SaMissHandler;
+  /** Default: the gateway's acquire manager; null: SA misses are `noSa` drops. */
+  miss?: SaMissHandler | null;
   hooks: FilterHooks;
 }
 
@@ -64,31 +65,69 @@ export function twoGateways(options: { lifetimes: SaLifetimes; seed?: number; ch
   const clock = new SimulatedClock();
   clock.set(T0);
   const random = seededRandom(options.seed ?? 7);
-  const make = (name: 'a' | 'b') => {
-    const store = memoryEventStore();
-    return { store, gateway: new Gateway({ name, deps: { clock, random, log: factLog(store) }, keys: memoryKeyStore(), spd: new Spd(policies(name, options.lifetimes)), checkpointEveryPackets: options.checkpointEveryPackets ?? 1000, lifecycle: { drainMs: options.drainMs ?? 5_000 } }) };
+  const stores = { a: memoryEventStore(), b: memoryEventStore() };
+  const keyStores = { a: memoryKeyStore(), b: memoryKeyStore() };
+  /** Invariant breaches seen by the instrumented data path (the property tests assert none). */
+  const violations: string[] = [];
+  /** SAs whose SaInstalled is durable and that have no durable SaDeleted, per side. */
+  const durablyLive = { a: new Set<string>(), b: new Set<string>() };
+  const trackingLog = (name: 'a' | 'b'): FactLog => {
+    const inner = factLog(stores[name]);
+    return {
+      read: (stream) => inner.read(stream),
+      async append(stream, facts, expectedVersion) {
+        await inner.append(stream, facts, expectedVersion);
+        for (const f of facts) {
+          if (f.type === 'SaInstalled') durablyLive[name].add(stream.slice(3));
+          if (f.type === 'SaDeleted') durablyLive[name].delete(stream.slice(3));
+        }
+      },
+    };
   };
-  const A = make('a');
-  const B = make('b');
+  const newGateway = (name: 'a' | 'b') => {
+    const gw = new Gateway({ name, deps: { clock, random, log: trackingLog(name) }, keys: keyStores[name], spd: new Spd(policies(name, options.lifetimes)), checkpointEveryPackets: options.checkpointEveryPackets ?? 1000, lifecycle: { drainMs: options.drainMs ?? 5_000 } });
+    // (a) no packet is encrypted with a dead or half-installed SA.
+    const metered = gw.metered.bind(gw);
+    gw.metered = (sa) => {
+      if (sa.config.direction === 'outbound' && !durablyLive[name].has(sa.config.id)) violations.push(`${name}: sealed with ${sa.config.id}, not durably live (${gw.state(sa.config.id)?.status})`);
+      metered(sa);
+    };
+    return gw;
+  };
+  const A = { store: stores.a, gateway: newGateway('a') };
+  const B = { store: stores.b, gateway: newGateway('b') };
   const template = { encr: ENCR.AES_GCM_16, encrKeyBits: 128, integ: INTEG.NONE, esn: true, replayWindow: 128, lifetimes: options.lifetimes } as const;
-  const km = manualKeying({ gateway: A.gateway, address: '192.0.2.1', outPolicyId: 'a-out', inPolicyId: 'a-in' }, { gateway: B.gateway, address: '192.0.2.2', outPolicyId: 'b-out', inPolicyId: 'b-in' }, template, random);
+  const kmSides = {
+    a: { gateway: A.gateway, address: '192.0.2.1', outPolicyId: 'a-out', inPolicyId: 'a-in' },
+    b: { gateway: B.gateway, address: '192.0.2.2', outPolicyId: 'b-out', inPolicyId: 'b-in' },
+  };
+  const km = manualKeying(kmSides.a, kmSides.b, template, random);
   A.gateway.keyManager = km.a;
   B.gateway.keyManager = km.b;
   const a: Side = { ...A, km: km.a, delivered: [], hooks: {} };
   const b: Side = { ...B, km: km.b, delivered: [], hooks: {} };
+  // Packets an acquire held go out again once their SA is up.
+  const wireReleases = (s: Side) => s.gateway.released$.subscribe((packets) => send(s, packets));
+  wireReleases(a);
+  wireReleases(b);
   /** Datagrams on the wire, one slot per tick of latency (in flight across a rekey). */
   const latencyTicks = options.latencyTicks ?? 3;
   const inFlight: Array<Array<{ to: Side; datagram: Uint8Array }>> = Array.from({ length: latencyTicks }, () => []);
   const send = (from: Side, packets: Uint8Array[]) => {
     const to = from === a ? b : a;
     const wire: Uint8Array[] = [];
-    for (const p of packets) processOutbound(from.gateway, p, wire, from.miss);
+    for (const p of packets) processOutbound(from.gateway, p, wire, from.miss === undefined ? from.gateway.acquires : from.miss);
     for (const d of wire) inFlight[latencyTicks - 1]!.push({ to, datagram: d.slice() });
   };
   const deliver = () => {
     const now = inFlight.shift()!;
     inFlight.push([]);
-    for (const { to, datagram } of now) processInbound(to.gateway, datagram, to.delivered, to.hooks);
+    for (const { to, datagram } of now) {
+      // (b) every datagram that reaches the inbound side is delivered or a counted drop.
+      const before = to.delivered.length + to.gateway.drops.total();
+      processInbound(to.gateway, datagram, to.delivered, to.hooks);
+      if (to.delivered.length + to.gateway.drops.total() !== before + 1) violations.push(`${to.gateway.name}: a datagram neither delivered nor counted`);
+    }
   };
   /** Advances time by `ms`: timers fire, journals settle, then the wire delivers what was in flight. */
   const settle = async () => {
@@ -105,5 +144,19 @@ export function twoGateways(options: { lifetimes: SaLifetimes; seed?: number; ch
     deliver();
     await settle();
   };
-  return { clock, random, a, b, send, deliver, tick };
+  /** Stops a side's gateway and builds a new one from its log and key store (a restart). */
+  const restart = async (side: Side) => {
+    await settle();
+    const name = side === a ? 'a' : 'b';
+    side.gateway.stop();
+    const ids = new Set((await readLog(side.store)).map((l) => l.streamName).filter((s) => s.startsWith('sa-')).map((s) => s.slice(3)));
+    const gw = newGateway(name);
+    gw.keyManager = name === 'a' ? km.a : km.b;
+    await gw.restore([...ids]);
+    side.gateway = gw;
+    kmSides[name].gateway = gw;
+    wireReleases(side);
+    await settle();
+  };
+  return { clock, random, a, b, send, deliver, tick, settle, restart, violations };
 }

@@ -8,6 +8,7 @@ const SEC = 1000;
 describe('two gateways, one in-memory wire, manual keying (the IKE twin)', () => {
   it('no SA, no key manager asked: a PROTECT packet is a counted noSa drop; once keyed, traffic flows both ways', async () => {
     const { a, b, send, tick } = twoGateways({ lifetimes: { soft: { timeMs: 3600 * SEC }, hard: { timeMs: 3900 * SEC } } });
+    a.miss = null;
     send(a, [udp('10.1.0.5', '10.2.0.7', 1)]);
     expect(a.gateway.drops.global.noSa).toBe(1);
     const pair = await a.km.acquire({ acquireId: 'x', policyId: 'a-out', selectorIndex: 0, packet: { localAddress: '10.1.0.5', remoteAddress: '10.2.0.7', protocol: 17, localPort: 5000, remotePort: 6000 } }, new AbortController().signal);
@@ -61,4 +62,25 @@ describe('two gateways, one in-memory wire, manual keying (the IKE twin)', () =>
     for (const id of a.gateway.saIds()) expect(replayed.sas.get(id), id).toEqual(a.gateway.state(id));
     for (const [id, s] of replayed.sas) expect(log.filter((l) => l.streamName === `sa-${id}` && l.fact.type === 'SaDeleted').length).toBe(s.status === 'dead' ? 1 : 0);
   }, 60_000);
+
+  it('ACQUIRE: 10 000 packets to an unkeyed destination raise one acquire; the held ones are delivered in order once the SA is up', async () => {
+    const { a, b, send, tick } = twoGateways({ lifetimes: { soft: { timeMs: 3600 * SEC }, hard: { timeMs: 3900 * SEC } } });
+    send(a, Array.from({ length: 10_000 }, (_, i) => udp('10.1.0.5', '10.2.0.7', i + 1)));
+    for (let i = 0; i < 5; i++) await tick(10);
+    const log = await readLog(a.store);
+    expect(log.filter((l) => l.fact.type === 'AcquireRaised')).toHaveLength(1);
+    expect(log.filter((l) => l.fact.type === 'AcquireSatisfied')).toHaveLength(1);
+    // The default queue holds 64 (cf. XFRM_MAX_QUEUE_LEN); the rest are counted, not lost silently.
+    expect(b.delivered.map(seqOf)).toEqual(Array.from({ length: 64 }, (_, i) => i + 1));
+    expect(a.gateway.drops.global.acquireLimited).toBe(10_000 - 64);
+    expect(a.gateway.drops.total()).toBe(10_000 - 64);
+    // The acquire was satisfied before the released packets were sealed: AcquireRaised → SaInstalled → AcquireSatisfied.
+    const order = log.map((l) => l.fact.type).filter((t) => t.startsWith('Acquire') || t === 'SaInstalled');
+    expect(order[0]).toBe('AcquireRaised');
+    expect(order.at(-1)).toBe('AcquireSatisfied');
+    // Later traffic goes straight through.
+    send(a, [udp('10.1.0.5', '10.2.0.7', 20_000)]);
+    for (let i = 0; i < 3; i++) await tick(10);
+    expect(b.delivered.map(seqOf).at(-1)).toBe(20_000);
+  });
 });
