@@ -90,4 +90,10 @@ export interface KeyManager {
    * installed.
    */
   rekeyChild(request: { old: InstalledPair; next: InstalledPair; correlationId: string }, signal: AbortSignal): Promise<InstalledPair>;
+  /**
+   * IKE SA rekey (RFC 7296 §2.8): negotiate the IKE SA that replaces `old`, establish it here
+   * under the id `next` (recorded by the caller first), and resolve once it is established; the
+   * caller then moves the children.
+   */
+  rekeyIke?(request: { old: string; next: string; correlationId: string }, signal: AbortSignal): Promise<void>;
 }

@@ -22,6 +22,8 @@ export interface SaState {
   nicDeleteRequestedAt?: string;
   hardExpired?: { limit: LimitKind; at: string };
   deleted?: { reason: SaDeleteReason; at: string };
+  /** The IKE SA that owns it now (set at install, changed when an IKE rekey moves it, RFC 7296 §2.8). */
+  ikeSaId?: string;
   /** When the last fact happened. */
   lastAt?: string;
 }
@@ -40,6 +42,7 @@ export type SaCommand =
   | { type: 'RejectOffload'; nic: string; reason: 'unsupported' | 'capacity' | 'fips' | 'untrusted' | 'error' }
   | { type: 'RequestDeleteByNic'; nic: string }
   | { type: 'ExpireHard'; limit: LimitKind; usage: UsageCheckpoint }
+  | { type: 'MoveToIkeSa'; ikeSaId: string }
   | { type: 'DeleteSa'; reason: SaDeleteReason };
 
 /** A command that the SA's current state does not allow; nothing was decided. */
@@ -124,6 +127,10 @@ export function decideSa(command: SaCommand, state: SaState, ctx: CommandContext
       if (!nonDecreasing(state.usage, command.usage)) throw violation('usage and sequence numbers are cumulative and never decrease');
       // RFC 4301 §4.4.2.1: at the hard limit the SA is deleted.
       return [fact('SaHardExpired', { limit: command.limit, usage: command.usage }, ctx), fact('SaDeleted', { reason: 'hardExpired' as const }, ctx)];
+    case 'MoveToIkeSa':
+      if (state.ikeSaId === command.ikeSaId) return [];
+      if (!isLive(state)) throw violation('only a live SA changes IKE SA');
+      return [fact('SaMovedToIkeSa', { ...(state.ikeSaId !== undefined ? { fromIkeSaId: state.ikeSaId } : {}), toIkeSaId: command.ikeSaId }, ctx)];
     case 'DeleteSa':
       if (state.status === 'dead') return [];
       if (state.status === 'none') throw violation('there is no SA to delete');
@@ -149,7 +156,9 @@ export function evolveSa(state: SaState, f: SaFact): SaState {
     case 'SaLarvalCreated':
       return { ...next, status: 'larval', larval: f.data };
     case 'SaInstalled':
-      return { ...next, status: 'mature', params: f.data, installedAt: at };
+      return { ...next, status: 'mature', params: f.data, installedAt: at, ...(f.data.ikeSaId !== undefined ? { ikeSaId: f.data.ikeSaId } : {}) };
+    case 'SaMovedToIkeSa':
+      return { ...next, ikeSaId: f.data.toIkeSaId };
     case 'SaUsageCheckpointed':
       return { ...next, usage: f.data };
     case 'SaSoftExpired':

@@ -40,10 +40,13 @@ export type AcquireFact =
   /** Given up: no traffic came back after the backoff (`idle`), or its policy went away (`cancelled`). */
   | Fact<'AcquireAbandoned', { reason: 'idle' | 'cancelled' }>;
 
-/** Stream `ike-<id>`. */
+/** Stream `ike-<id>`. IKEv2 (issue 7) adds the exchange steps; the lifecycle facts are here. */
 export type IkeFact =
   | Fact<'IkeSaInitiated', { role: 'initiator' | 'responder'; peer: string; spiI: string; spiR?: string }>
-  | Fact<'IkeSaEstablished', { spiR: string; keyRef: string; keyFingerprint: string }>
+  | Fact<'IkeSaEstablished', { spiR: string; keyRef: string; keyFingerprint: string; peer?: string; softLifetimeMs?: number; hardLifetimeMs?: number; rekeyOf?: string }>
+  | Fact<'ChildSaAdded', { saId: string }>
+  | Fact<'ChildSaRemoved', { saId: string }>
+  | Fact<'IkeSaRekeyStarted', { newIkeSaId: string }>
   | Fact<'IkeSaRekeyed', { newIkeSaId: string }>
   | Fact<'ChildSaMoved', { saId: string; toIkeSaId: string }>
   | Fact<'IkeSaDeleted', { reason: string }>;

@@ -32,7 +32,7 @@ export interface SaParams {
 }
 
 export type LimitKind = 'time' | 'bytes' | 'packets';
-export type SaDeleteReason = 'operator' | 'peer' | 'hardExpired' | 'rekeyed' | 'seqExhausted' | 'nicRequest' | 'acquireFailed';
+export type SaDeleteReason = 'operator' | 'peer' | 'hardExpired' | 'rekeyed' | 'seqExhausted' | 'nicRequest' | 'acquireFailed' | 'ikeSaDeleted';
 
 /** Cumulative usage at a checkpoint (cf. XFRM NEWAE): never decreases. */
 export interface UsageCheckpoint {
@@ -56,6 +56,7 @@ export type SaFact =
   | Fact<'SaOffloadRejected', { nic: string; reason: 'unsupported' | 'capacity' | 'fips' | 'untrusted' | 'error' }>
   | Fact<'SaDeleteRequestedByNic', { nic: string }>
   | Fact<'SaHardExpired', { limit: LimitKind; usage: UsageCheckpoint }>
+  | Fact<'SaMovedToIkeSa', { fromIkeSaId?: string; toIkeSaId: string }>
   | Fact<'SaDeleted', { reason: SaDeleteReason }>;
 
 export type SaFactType = SaFact['type'];

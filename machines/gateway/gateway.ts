@@ -4,7 +4,12 @@
  * pipelines (`streams/`) and the key manager talk to. Every change to an SA goes through its
  * actor, so it is a fact before it is an effect.
  */
-import type { InspectionEvent, Observer } from 'xstate';
+import { createActor, type ActorRefFrom, type InspectionEvent, type Observer } from 'xstate';
+import { evolveIkeSa, initialIkeSaState, type IkeSaState } from '../../engine/aggregates/ikeSa.js';
+import type { IkeFact } from '../../engine/events/otherFacts.js';
+import { ikeStream } from '../../engine/events/streams.js';
+import { createIkeSaLifecycleMachine } from '../ikeSa/ikeSaLifecycle.machine.js';
+import { Journal } from '../journal.js';
 import type { SaState } from '../../engine/aggregates/sa.js';
 import type { CryptoBackendName, EspKeys } from '../../engine/crypto/types.js';
 import { DropCounters } from '../../engine/dropReasons.js';
@@ -19,7 +24,6 @@ import type { KeyStore } from '../../adapters/keyStore/types.js';
 import type { KeyManager, MachineDeps } from '../ports.js';
 import { loadSa, startSaActor, type SaActor } from '../saLifecycle/saActor.js';
 import type { SaLifecycleOptions } from '../saLifecycle/saLifecycle.machine.js';
-import type { Journal } from '../journal.js';
 import { UsageMeter } from './usageMeter.js';
 import { RekeyCoordinator } from '../rekey/rekeyCoordinator.js';
 import { Subject, type Observable } from 'rxjs';
@@ -58,6 +62,8 @@ interface Live {
   sa?: EspSa;
 }
 
+type IkeActor = ActorRefFrom<ReturnType<typeof createIkeSaLifecycleMachine>>;
+
 const addr = (text: string) => {
   const r = parseIpAddress(text);
   if (!r.ok) throw new RangeError(`address: ${r.rule}`);
@@ -78,6 +84,7 @@ export class Gateway {
   readonly released$: Observable<Uint8Array[]> = this.#released.asObservable();
   readonly #o: GatewayOptions;
   readonly #live = new Map<string, Live>();
+  readonly #ikes = new Map<string, { actor: IkeActor; journal: Journal }>();
   readonly #pendingKeys = new Map<string, EspKeys>();
   readonly #waiting = new Map<string, { resolve: () => void; reject: (e: unknown) => void }>();
   /** Facts as recorded, for live views and tests (not a source of truth: the log is). */
@@ -136,8 +143,39 @@ export class Gateway {
     return done;
   }
 
+  /**
+   * Establishes an IKE SA (what IKE_SA_INIT + IKE_AUTH end with, RFC 7296 §1.2); its keys go to
+   * the key store. Resolves once `IkeSaEstablished` is durable.
+   *
+   * @example
+   * await gw.establishIkeSa({ id: 'ike-1', peer: '192.0.2.2', keys: { skD }, softLifetimeMs: 3 * 3600_000, hardLifetimeMs: 4 * 3600_000 });
+   */
+  async establishIkeSa(spec: { id: string; peer: string; keys: Record<string, Uint8Array>; softLifetimeMs?: number; hardLifetimeMs?: number; rekeyOf?: string }): Promise<void> {
+    const keyRef = `ike-${spec.id}`;
+    await this.#o.keys.put(keyRef, spec.keys);
+    const actor = this.#startIke(spec.id);
+    const { id: _id, keys, ...rest } = spec;
+    actor.actor.send({ type: 'ike.establish', spiR: spec.id.slice(0, 16), keyRef, keyFingerprint: keyFingerprint(...Object.values(keys)), ...rest });
+    await actor.journal.settled();
+  }
+
+  /** Sends an event to an IKE SA's actor (the key manager's side of a rekey). */
+  sendIke(ikeSaId: string, event: Parameters<IkeActor['send']>[0]): void {
+    const actor = this.#ikes.get(ikeSaId)?.actor;
+    if (actor?.getSnapshot().status === 'active') actor.send(event);
+  }
+
+  /** The folded state of an IKE SA. */
+  ikeState(ikeSaId: string): IkeSaState | undefined {
+    return this.#ikes.get(ikeSaId)?.actor.getSnapshot().context.ike;
+  }
+
+  ikeSaIds(): string[] {
+    return [...this.#ikes.keys()];
+  }
+
   /** Deletes an SA (operator or peer DELETE); exactly once, however often asked. */
-  deleteSa(saId: string, reason: 'operator' | 'peer' | 'nicRequest'): void {
+  deleteSa(saId: string, reason: 'operator' | 'peer' | 'nicRequest' | 'ikeSaDeleted'): void {
     this.send(saId, { type: 'sa.delete', reason });
   }
 
@@ -190,9 +228,9 @@ export class Gateway {
     this.send(sa.config.id, { type: 'seq.exhausted', usage: this.#usage(sa) });
   }
 
-  /** Resolves when every SA's facts so far are durable and their effects ran. */
+  /** Resolves when every SA's and IKE SA's facts so far are durable and their effects ran. */
   async settled(): Promise<void> {
-    await Promise.all([...this.#live.values()].map((l) => l.journal.settled()));
+    await Promise.all([...[...this.#live.values(), ...this.#ikes.values()].map((l) => l.journal.settled()), this.acquires.settled()]);
   }
 
   /**
@@ -216,12 +254,62 @@ export class Gateway {
     }
   }
 
+  /**
+   * Rebuilds IKE SAs from their streams; one caught mid-rekey asks the key manager again.
+   *
+   * @example
+   * await gw.restoreIkeSas(['ike-1']);
+   */
+  async restoreIkeSas(ikeSaIds: readonly string[]): Promise<void> {
+    for (const id of ikeSaIds) {
+      const state = ((await this.#o.deps.log.read(ikeStream(id))) as IkeFact[]).reduce(evolveIkeSa, initialIkeSaState);
+      if (state.status === 'none' || state.status === 'dead') continue;
+      this.#startIke(id, state);
+      if (state.status === 'rekeying') this.sendIke(id, { type: 'ike.rekeyFailed', reason: 'restart' });
+    }
+  }
+
   /** Stops every actor (their timers too); the log keeps everything. */
   stop(): void {
     this.acquires.stop();
     this.rekeys.stop();
     for (const l of this.#live.values()) l.actor.stop();
+    for (const l of this.#ikes.values()) l.actor.stop();
     this.#live.clear();
+    this.#ikes.clear();
+  }
+
+  #startIke(ikeSaId: string, state?: IkeSaState): { actor: IkeActor; journal: Journal } {
+    const journal = new Journal(this.#o.deps.log, ikeStream(ikeSaId), state?.version ?? 0);
+    const machine = createIkeSaLifecycleMachine(this.#o.deps).provide({
+      actions: {
+        journal: (_, p) => journal.record(p.facts),
+        negotiateRekey: (_, p) =>
+          journal.afterDurable(() => {
+            const km = this.#o.keyManager;
+            const done = km?.rekeyIke ? km.rekeyIke({ old: ikeSaId, next: p.newIkeSaId, correlationId: `ike-rekey-${p.newIkeSaId}` }, AbortSignal.timeout(30_000)) : Promise.reject(new Error('the key manager cannot rekey IKE SAs'));
+            done.then(
+              () => this.sendIke(ikeSaId, { type: 'ike.rekeyed', newIkeSaId: p.newIkeSaId }),
+              (e: unknown) => this.sendIke(ikeSaId, { type: 'ike.rekeyFailed', reason: String((e as Error)?.message ?? e) }),
+            );
+          }),
+        // RFC 7296 §2.8: the children now belong to the new IKE SA (each SA records it too).
+        moveChildren: (_, p) =>
+          journal.afterDurable(() => {
+            for (const saId of p.children) {
+              this.send(saId, { type: 'ike.moved', ikeSaId: p.toIkeSaId });
+              this.sendIke(p.toIkeSaId, { type: 'child.add', saId });
+            }
+          }),
+        // RFC 7296 §1.4.1: deleting an IKE SA deletes the CHILD SAs negotiated under it.
+        deleteChildren: (_, p) => journal.afterDurable(() => { for (const saId of p.children) this.deleteSa(saId, 'ikeSaDeleted'); }),
+      },
+    });
+    const actor = createActor(machine, { input: { ikeSaId, ...(state ? { state } : {}) }, clock: this.#o.deps.clock, ...(this.#o.inspect ? { inspect: this.#o.inspect } : {}) });
+    actor.start();
+    const entry = { actor, journal };
+    this.#ikes.set(ikeSaId, entry);
+    return entry;
   }
 
   #start(saId: string, state?: SaState): Live {
@@ -276,6 +364,7 @@ export class Gateway {
     if (resume) live.meter.cross(resume.packets, resume.bytes);
     this.#waiting.get(saId)?.resolve();
     this.#waiting.delete(saId);
+    if (s.ikeSaId) this.sendIke(s.ikeSaId, { type: 'child.add', saId });
     // An outbound SA serves its whole policy: an acquire waiting on any of its selectors is done.
     if (p.direction === 'outbound' && p.policyId !== undefined) {
       const n = this.spd.get(p.policyId)?.selectors.length ?? 0;
@@ -285,6 +374,8 @@ export class Gateway {
 
   #removeFromDataPath(saId: string): void {
     this.sad.remove(saId);
+    const ikeSaId = this.state(saId)?.ikeSaId;
+    if (ikeSaId) this.sendIke(ikeSaId, { type: 'child.remove', saId });
     const live = this.#live.get(saId);
     if (live) delete live.sa;
     const keyRef = this.state(saId)?.params?.keyRef;

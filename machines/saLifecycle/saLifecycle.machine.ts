@@ -51,8 +51,9 @@ export type SaLifecycleEvent =
   | { type: 'seq.exhausted'; usage: UsageCheckpoint }
   | { type: 'rekey.start'; newSaId: string; correlationId?: string }
   | { type: 'rekey.complete'; newSaId: string; correlationId?: string }
-  | { type: 'sa.delete'; reason: 'operator' | 'peer' | 'acquireFailed' | 'nicRequest' | 'rekeyed' }
+  | { type: 'sa.delete'; reason: 'operator' | 'peer' | 'acquireFailed' | 'nicRequest' | 'rekeyed' | 'ikeSaDeleted' }
   | { type: 'nic.saDeleteRequest'; nic: string }
+  | { type: 'ike.moved'; ikeSaId: string }
   | { type: 'offload.added'; nic: string; handle: number }
   | { type: 'offload.rejected'; nic: string; reason: 'unsupported' | 'capacity' | 'fips' | 'untrusted' | 'error' };
 
@@ -195,6 +196,8 @@ export function createSaLifecycleMachine(deps: SaLifecycleDeps) {
               { type: 'record', params: { command: { type: 'DeleteSa', reason: 'nicRequest' } } },
             ],
           },
+          // RFC 7296 §2.8: an IKE SA rekey hands its children to the new IKE SA.
+          'ike.moved': { actions: { type: 'record', params: ({ event }) => ({ command: { type: 'MoveToIkeSa', ikeSaId: event.ikeSaId } }) } },
           'offload.added': { actions: { type: 'record', params: ({ event }) => ({ command: { type: 'RecordOffload', nic: event.nic, handle: event.handle } }) } },
           'offload.rejected': { actions: { type: 'record', params: ({ event }) => ({ command: { type: 'RejectOffload', nic: event.nic, reason: event.reason } }) } },
         },

@@ -61,7 +61,7 @@ export interface Side {
   hooks: FilterHooks;
 }
 
-export function twoGateways(options: { lifetimes: SaLifetimes; seed?: number; checkpointEveryPackets?: number; drainMs?: number; latencyTicks?: number }) {
+export function twoGateways(options: { lifetimes: SaLifetimes; seed?: number; checkpointEveryPackets?: number; drainMs?: number; latencyTicks?: number; ikeLifetimes?: { softMs?: number; hardMs?: number } }) {
   const clock = new SimulatedClock();
   clock.set(T0);
   const random = seededRandom(options.seed ?? 7);
@@ -96,7 +96,7 @@ export function twoGateways(options: { lifetimes: SaLifetimes; seed?: number; ch
   };
   const A = { store: stores.a, gateway: newGateway('a') };
   const B = { store: stores.b, gateway: newGateway('b') };
-  const template = { encr: ENCR.AES_GCM_16, encrKeyBits: 128, integ: INTEG.NONE, esn: true, replayWindow: 128, lifetimes: options.lifetimes } as const;
+  const template = { encr: ENCR.AES_GCM_16, encrKeyBits: 128, integ: INTEG.NONE, esn: true, replayWindow: 128, lifetimes: options.lifetimes, ...(options.ikeLifetimes ? { ikeLifetimes: options.ikeLifetimes } : {}) } as const;
   const kmSides = {
     a: { gateway: A.gateway, address: '192.0.2.1', outPolicyId: 'a-out', inPolicyId: 'a-in' },
     b: { gateway: B.gateway, address: '192.0.2.2', outPolicyId: 'b-out', inPolicyId: 'b-in' },
@@ -149,10 +149,12 @@ export function twoGateways(options: { lifetimes: SaLifetimes; seed?: number; ch
     await settle();
     const name = side === a ? 'a' : 'b';
     side.gateway.stop();
-    const ids = new Set((await readLog(side.store)).map((l) => l.streamName).filter((s) => s.startsWith('sa-')).map((s) => s.slice(3)));
+    const streams = new Set((await readLog(side.store)).map((l) => l.streamName));
+    const ids = (prefix: string) => [...streams].filter((s) => s.startsWith(prefix)).map((s) => s.slice(prefix.length));
     const gw = newGateway(name);
     gw.keyManager = name === 'a' ? km.a : km.b;
-    await gw.restore([...ids]);
+    await gw.restoreIkeSas(ids('ike-'));
+    await gw.restore(ids('sa-'));
     side.gateway = gw;
     kmSides[name].gateway = gw;
     wireReleases(side);

@@ -39,13 +39,15 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 async function replayEqualsLive(s: Side): Promise<void> {
   const replayed = replayTo(await readLog(s.store));
   for (const id of s.gateway.saIds()) expect(replayed.sas.get(id), `${s.gateway.name} ${id}`).toEqual(s.gateway.state(id));
+  for (const id of s.gateway.ikeSaIds()) expect(replayed.ikeSas.get(id), `${s.gateway.name} ike ${id}`).toEqual(s.gateway.ikeState(id));
+  for (const a of s.gateway.acquires.list()) expect(replayed.acquires.get(a.acquireId), `${s.gateway.name} acquire ${a.acquireId}`).toEqual(a.folded);
 }
 
 describe('control plane under random interleavings', () => {
   test.prop([fc.array(op, { minLength: 5, maxLength: 45 }), fc.integer({ min: 1, max: 2 ** 30 })], { numRuns: 40 })(
     '(a) sealed only under durably live SAs, (b) every datagram delivered or counted, (c) replay = live, (d) deleted exactly once',
     async (ops, seed) => {
-      const h = twoGateways({ lifetimes: { soft: { timeMs: 30 * SEC, packets: 400 }, hard: { timeMs: 45 * SEC, packets: 600 } }, seed, checkpointEveryPackets: 50, latencyTicks: 2 });
+      const h = twoGateways({ lifetimes: { soft: { timeMs: 30 * SEC, packets: 400 }, hard: { timeMs: 45 * SEC, packets: 600 } }, seed, checkpointEveryPackets: 50, latencyTicks: 2, ikeLifetimes: { softMs: 20 * SEC, hardMs: 35 * SEC } });
       const sides = { a: h.a, b: h.b };
       let n = 0;
       const liveIds = (s: Side, direction?: 'inbound' | 'outbound') =>
