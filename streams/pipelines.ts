@@ -88,7 +88,7 @@ export function processOutbound(gw: Gateway, packet: Uint8Array, out: Uint8Array
     if (miss.onMiss(packet, d, selectorIndex, f) === 'passed') out.push(packet);
     return;
   }
-  const r = encapsulate(packet, sa, gw.iv);
+  const r = gw.nicTransmit(sa, packet) ?? encapsulate(packet, sa, gw.iv);
   if (!r.ok) {
     gw.drops.count(r.reason, sa.config.id);
     if (r.reason === 'seqExhausted') gw.sequenceExhausted(sa);
@@ -107,7 +107,10 @@ export function processOutbound(gw: Gateway, packet: Uint8Array, out: Uint8Array
 export function processInbound(gw: Gateway, datagram: Uint8Array, out: Uint8Array[], hooks: FilterHooks = {}): void {
   const seen = runHooks(hooks.network, datagram);
   if (!seen) return gw.drops.count('filtered');
-  const r = decapsulate(seen, gw.sad.espLookup);
+  // An offload NIC indicates every packet: opened (CryptoDone), failed, or left to software.
+  const nic = gw.nicReceive(seen);
+  if (nic.kind === 'drop') return gw.drops.count(nic.reason, nic.saId);
+  const r = nic.kind === 'opened' ? { ok: true as const, sa: nic.sa, packet: nic.packet } : decapsulate(seen, gw.sad.espLookup);
   if (!r.ok) {
     if (r.reason !== 'notIpsec') return gw.drops.count(r.reason, r.sa?.config.id);
     // Not IPsec: only what SPD-I lets through in the clear (RFC 4301 §5.2 step 3).

@@ -36,6 +36,19 @@ export class SequenceCounter {
   }
 
   /** Advances to the next number; false (and no change) when the counter is exhausted. */
+  /**
+   * Moves the counter forward to (hi, lo) if that is ahead; never back (RFC 4303 §3.3.3: a
+   * number is never reused). For a counter that another party ran meanwhile (an offload NIC).
+   *
+   * @example
+   * counter.advanceTo(nicSeq.hi, nicSeq.lo);
+   */
+  advanceTo(hi: number, lo: number): void {
+    if (hi * 2 ** 32 + lo <= this.#hi * 2 ** 32 + this.#lo) return;
+    this.#hi = hi >>> 0;
+    this.#lo = lo >>> 0;
+  }
+
   next(): boolean {
     if (this.exhausted) return false;
     if (this.#lo === 0xffffffff) {

@@ -29,6 +29,9 @@ import { RekeyCoordinator } from '../rekey/rekeyCoordinator.js';
 import { Subject, type Observable } from 'rxjs';
 import { AcquireManager, type AcquireManagerOptions } from '../acquire/acquireManager.js';
 import type { DropReason } from '../../engine/dropReasons.js';
+import type { OffloadNic } from '../../adapters/nic/types.js';
+import { startOffloadActor, type OffloadActor } from '../offload/offloadActor.js';
+import type { OffloadDecision } from '../offload/types.js';
 
 export interface GatewayOptions {
   name: string;
@@ -40,6 +43,10 @@ export interface GatewayOptions {
   /** Usage is checkpointed as a fact every this many packets per SA (DESIGN §3). Default 10 000. */
   checkpointEveryPackets?: number;
   backend?: CryptoBackendName;
+  /** An offload NIC (NDIS IPsec offload v2 shaped); SAs whose policy asks for offload are offered to it. */
+  nic?: OffloadNic;
+  /** FIPS mode turns offload off (reason `fips`); an untrusted NIC gets no keys (reason `untrusted`). */
+  offload?: { fipsMode?: boolean; trusted?: boolean };
   /** Acquire queue, rate limit and timers (machines/acquire). */
   acquire?: AcquireManagerOptions;
   /** Fills IVs for CBC (default: the Random port's bytes). */
@@ -59,7 +66,13 @@ interface Live {
   actor: SaActor;
   journal: Journal;
   meter?: UsageMeter;
+  /** In the data path (in the SAD). */
   sa?: EspSa;
+  /** The last data-path SA, kept after removal: a NIC's CryptoDone packets are still accepted during a delete. */
+  lastSa?: EspSa;
+  /** Offloaded: the NIC's handle, and the last sequence number the NIC used. */
+  nicHandle?: number;
+  nicSeq?: { hi: number; lo: number };
 }
 
 type IkeActor = ActorRefFrom<ReturnType<typeof createIkeSaLifecycleMachine>>;
@@ -80,6 +93,8 @@ export class Gateway {
   /** ACQUIRE on an SA miss (RFC 4301 §5.1 step 3a): the outbound path's miss handler. */
   readonly acquires: AcquireManager;
   readonly #released = new Subject<Uint8Array[]>();
+  /** The offload actor of `options.nic`. */
+  readonly offload: OffloadActor | undefined;
   /** Packets an acquire held, released in order once their SA is up: feed them to the outbound path again. */
   readonly released$: Observable<Uint8Array[]> = this.#released.asObservable();
   readonly #o: GatewayOptions;
@@ -100,6 +115,9 @@ export class Gateway {
     this.spd = options.spd;
     this.iv = standardIvSource(options.ivFill ?? ((b) => b.set(options.deps.random.bytes(b.length))));
     this.rekeys = new RekeyCoordinator(this, options.deps, () => this.#o.keyManager);
+    this.offload = options.nic
+      ? startOffloadActor({ deps: options.deps, nic: options.nic, policy: { fipsMode: options.offload?.fipsMode ?? false, trusted: options.offload?.trusted ?? true }, onDecision: (d) => this.#offloadDecided(d), ...(options.inspect ? { inspect: options.inspect } : {}) })
+      : undefined;
     const keyManager: KeyManager = {
       acquire: (request, signal) => (this.#o.keyManager ? this.#o.keyManager.acquire(request, signal) : Promise.reject(new Error('no key manager'))),
       rekeyChild: (request, signal) => (this.#o.keyManager ? this.#o.keyManager.rekeyChild(request, signal) : Promise.reject(new Error('no key manager'))),
@@ -230,7 +248,7 @@ export class Gateway {
 
   /** Resolves when every SA's and IKE SA's facts so far are durable and their effects ran. */
   async settled(): Promise<void> {
-    await Promise.all([...[...this.#live.values(), ...this.#ikes.values()].map((l) => l.journal.settled()), this.acquires.settled()]);
+    await Promise.all([...[...this.#live.values(), ...this.#ikes.values()].map((l) => l.journal.settled()), this.acquires.settled(), this.offload?.journal.settled()]);
   }
 
   /**
@@ -271,6 +289,7 @@ export class Gateway {
 
   /** Stops every actor (their timers too); the log keeps everything. */
   stop(): void {
+    this.offload?.actor.stop();
     this.acquires.stop();
     this.rekeys.stop();
     for (const l of this.#live.values()) l.actor.stop();
@@ -365,6 +384,10 @@ export class Gateway {
     this.#waiting.get(saId)?.resolve();
     this.#waiting.delete(saId);
     if (s.ikeSaId) this.sendIke(s.ikeSaId, { type: 'child.add', saId });
+    live.lastSa = sa;
+    // Offload where the policy asks for it; the offload actor decides (capabilities, capacity, FIPS, trust).
+    const preference = p.policyId !== undefined ? this.spd.get(p.policyId)?.protect?.offload : undefined;
+    if (this.offload && preference && preference !== 'none') this.offload.offer({ saId, params: p, keys, ...(resume && p.direction === 'outbound' ? { sequenceStart: { hi: Math.floor(seq / 2 ** 32), lo: seq % 2 ** 32 } } : {}) });
     // An outbound SA serves its whole policy: an acquire waiting on any of its selectors is done.
     if (p.direction === 'outbound' && p.policyId !== undefined) {
       const n = this.spd.get(p.policyId)?.selectors.length ?? 0;
@@ -374,6 +397,12 @@ export class Gateway {
 
   #removeFromDataPath(saId: string): void {
     this.sad.remove(saId);
+    const gone = this.#live.get(saId);
+    if (gone?.nicHandle !== undefined) {
+      // DELETE_SA once SaDeleted is durable: the NIC never removes an SA on its own.
+      delete gone.nicHandle;
+      this.offload?.withdraw(saId);
+    }
     const ikeSaId = this.state(saId)?.ikeSaId;
     if (ikeSaId) this.sendIke(ikeSaId, { type: 'child.remove', saId });
     const live = this.#live.get(saId);
@@ -384,6 +413,82 @@ export class Gateway {
   }
 
   #usage(sa: EspSa): UsageCheckpoint {
-    return { packets: sa.usage.packets, bytes: sa.usage.bytes, seqHi: sa.seq?.hi ?? 0, seqLo: sa.seq?.lo ?? 0 };
+    const nic = this.#live.get(sa.config.id)?.nicSeq;
+    const hi = sa.seq?.hi ?? 0;
+    const lo = sa.seq?.lo ?? 0;
+    // Offloaded: the NIC numbers the packets; the checkpoint takes whichever counter is ahead.
+    const useNic = nic !== undefined && nic.hi * 2 ** 32 + nic.lo > hi * 2 ** 32 + lo;
+    return { packets: sa.usage.packets, bytes: sa.usage.bytes, seqHi: useNic ? nic.hi : hi, seqLo: useNic ? nic.lo : lo };
+  }
+
+  #offloadDecided(d: OffloadDecision): void {
+    const live = this.#live.get(d.saId);
+    if ('handle' in d) {
+      if (!live?.sa) return; // died meanwhile: the withdraw follows from its removal
+      live.nicHandle = d.handle;
+      this.send(d.saId, { type: 'offload.added', nic: d.nic, handle: d.handle });
+    } else if ('reason' in d) {
+      this.send(d.saId, { type: 'offload.rejected', nic: d.nic, reason: d.reason });
+    } else if (live?.lastSa) {
+      this.#backToSoftware(live, live.lastSa); // lost or reset: software from now on
+    }
+  }
+
+  /** Software takes over an offloaded SA: its counter continues past what the NIC used. */
+  #backToSoftware(live: Live, sa: EspSa): void {
+    delete live.nicHandle;
+    if (live.nicSeq) sa.seq?.advanceTo(live.nicSeq.hi, live.nicSeq.lo);
+  }
+
+  /**
+   * Outbound through the NIC when the SA is offloaded: the NIC numbers and seals the packet.
+   * `undefined` when the SA is not offloaded (the software path applies).
+   */
+  nicTransmit(sa: EspSa, packet: Uint8Array): { ok: true; packet: Uint8Array } | { ok: false; reason: DropReason } | undefined {
+    const live = this.#live.get(sa.config.id);
+    const nic = this.#o.nic;
+    if (!nic || live?.nicHandle === undefined) return undefined;
+    const r = nic.transmit([{ handle: live.nicHandle, packet }])[0]!;
+    if (!r.ok) {
+      if (r.reason === 'noSa') {
+        this.offload?.reportLost(live.nicHandle);
+        this.#backToSoftware(live, sa);
+        return { ok: false, reason: 'offloadError' };
+      }
+      // Never offloaded: packets that need fragmentation or options the NIC cannot process.
+      // They are not sealed in software either: the NIC owns this SA's sequence counter.
+      return { ok: false, reason: r.reason === 'needsFragmentation' ? 'oversized' : r.reason === 'unsupported' ? 'unsupported' : (r.reason as DropReason) };
+    }
+    live.nicSeq = { hi: r.seqHi, lo: r.seqLo };
+    sa.usage.packets++;
+    sa.usage.bytes += packet.length;
+    return { ok: true, packet: r.packet };
+  }
+
+  /**
+   * Inbound through the NIC: every datagram is indicated up, errors included. CryptoDone
+   * packets are checked for replay here (the NIC does not) and accepted even while their SA is
+   * being deleted; SaDeleteReq deletes the SA and its pair, exactly once each.
+   */
+  nicReceive(datagram: Uint8Array): { kind: 'software' } | { kind: 'drop'; reason: DropReason; saId?: string } | { kind: 'opened'; sa: EspSa; packet: Uint8Array } {
+    const nic = this.#o.nic;
+    if (!nic) return { kind: 'software' };
+    const ind = nic.receive([datagram])[0]!;
+    if (!ind.cryptoDone) return { kind: 'software' };
+    const layer = ind.layers[ind.layers.length - 1]!;
+    if (ind.saDeleteRequest) this.nicDeleteRequest(layer.saId, nic.name);
+    const sa = this.#live.get(layer.saId)?.lastSa;
+    if (!sa) return { kind: 'drop', reason: 'unknownSpi' };
+    if (layer.status !== 'success') {
+      const reason: DropReason = layer.status === 'authFailed' ? 'authFailed' : layer.status === 'paddingFailed' ? 'badPadding' : layer.status === 'invalidPacketSyntax' ? 'malformed' : 'offloadError';
+      return { kind: 'drop', reason, saId: layer.saId };
+    }
+    // RFC 4303 §3.4.3: the receiver checks the sequence number (the NIC leaves it to the stack).
+    const verdict = sa.replay ? sa.replay.check(layer.seqHi, layer.seqLo) : 'ok';
+    if (verdict !== 'ok') return { kind: 'drop', reason: verdict, saId: layer.saId };
+    sa.replay?.advance(layer.seqHi, layer.seqLo);
+    sa.usage.packets++;
+    sa.usage.bytes += layer.payload.length;
+    return { kind: 'opened', sa, packet: layer.payload };
   }
 }

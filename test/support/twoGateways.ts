@@ -19,6 +19,7 @@ import type { SaLifetimes } from '../../engine/sad/types.js';
 import { Gateway } from '../../machines/gateway/gateway.js';
 import { manualKeying } from '../../machines/keyManager/manualKeying.js';
 import type { FactLog, KeyManager } from '../../machines/ports.js';
+import type { OffloadNic } from '../../adapters/nic/types.js';
 import { processInbound, processOutbound, type FilterHooks, type SaMissHandler } from '../../streams/pipelines.js';
 
 export const T0 = Date.parse('2026-11-22T00:00:00Z');
@@ -26,11 +27,11 @@ const ip = (t: string) => (parseIpAddress(t) as { ok: true; value: Uint8Array })
 const prefix = (t: string, length: number) => ({ kind: 'prefix' as const, address: ip(t), length });
 const ANY = { kind: 'any' as const };
 
-function policies(side: 'a' | 'b', lifetimes: SaLifetimes): Policy[] {
+function policies(side: 'a' | 'b', lifetimes: SaLifetimes, offload: 'none' | 'prefer' = 'none'): Policy[] {
   const [local, remote] = side === 'a' ? ['10.1.0.0', '10.2.0.0'] : ['10.2.0.0', '10.1.0.0'];
   const [me, peer] = side === 'a' ? ['192.0.2.1', '192.0.2.2'] : ['192.0.2.2', '192.0.2.1'];
   const sel = { localAddress: prefix(local, 16), remoteAddress: prefix(remote, 16), protocol: ANY, localPort: ANY, remotePort: ANY };
-  const protect = (src: string, dst: string): ProtectParams => ({ protocol: 'esp', mode: 'tunnel', tunnel: { src: ip(src), dst: ip(dst) }, lifetimes, replayWindow: 128, esn: true, offload: 'none', proposals: [{ encr: ENCR.AES_GCM_16, encrKeyBits: 128, integ: INTEG.NONE }] });
+  const protect = (src: string, dst: string): ProtectParams => ({ protocol: 'esp', mode: 'tunnel', tunnel: { src: ip(src), dst: ip(dst) }, lifetimes, replayWindow: 128, esn: true, offload, proposals: [{ encr: ENCR.AES_GCM_16, encrKeyBits: 128, integ: INTEG.NONE }] });
   return [
     { id: `${side}-out`, priority: 10, direction: 'outbound', selectors: [sel], action: 'protect', protect: protect(me, peer) },
     { id: `${side}-in`, priority: 10, direction: 'inbound', selectors: [sel], action: 'protect', protect: protect(peer, me) },
@@ -61,7 +62,7 @@ export interface Side {
   hooks: FilterHooks;
 }
 
-export function twoGateways(options: { lifetimes: SaLifetimes; seed?: number; checkpointEveryPackets?: number; drainMs?: number; latencyTicks?: number; ikeLifetimes?: { softMs?: number; hardMs?: number } }) {
+export function twoGateways(options: { lifetimes: SaLifetimes; seed?: number; checkpointEveryPackets?: number; drainMs?: number; latencyTicks?: number; ikeLifetimes?: { softMs?: number; hardMs?: number }; nicA?: OffloadNic; offloadA?: { fipsMode?: boolean; trusted?: boolean } }) {
   const clock = new SimulatedClock();
   clock.set(T0);
   const random = seededRandom(options.seed ?? 7);
@@ -85,7 +86,8 @@ export function twoGateways(options: { lifetimes: SaLifetimes; seed?: number; ch
     };
   };
   const newGateway = (name: 'a' | 'b') => {
-    const gw = new Gateway({ name, deps: { clock, random, log: trackingLog(name) }, keys: keyStores[name], spd: new Spd(policies(name, options.lifetimes)), checkpointEveryPackets: options.checkpointEveryPackets ?? 1000, lifecycle: { drainMs: options.drainMs ?? 5_000 } });
+    const withNic = name === 'a' && options.nicA !== undefined;
+    const gw = new Gateway({ name, deps: { clock, random, log: trackingLog(name) }, keys: keyStores[name], spd: new Spd(policies(name, options.lifetimes, withNic ? 'prefer' : 'none')), ...(withNic ? { nic: options.nicA!, ...(options.offloadA ? { offload: options.offloadA } : {}) } : {}), checkpointEveryPackets: options.checkpointEveryPackets ?? 1000, lifecycle: { drainMs: options.drainMs ?? 5_000 } });
     // (a) no packet is encrypted with a dead or half-installed SA.
     const metered = gw.metered.bind(gw);
     gw.metered = (sa) => {

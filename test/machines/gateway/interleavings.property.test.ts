@@ -10,6 +10,7 @@ import { fc, test } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
 import { readLog } from '../../../adapters/eventStore/facts.js';
 import { replayTo } from '../../../engine/projections/replay.js';
+import { emulatedNic } from '../../../adapters/nic/emulatedNic.js';
 import { twoGateways, udp, type Side } from '../../support/twoGateways.js';
 
 const SEC = 1000;
@@ -47,7 +48,8 @@ describe('control plane under random interleavings', () => {
   test.prop([fc.array(op, { minLength: 5, maxLength: 45 }), fc.integer({ min: 1, max: 2 ** 30 })], { numRuns: 40 })(
     '(a) sealed only under durably live SAs, (b) every datagram delivered or counted, (c) replay = live, (d) deleted exactly once',
     async (ops, seed) => {
-      const h = twoGateways({ lifetimes: { soft: { timeMs: 30 * SEC, packets: 400 }, hard: { timeMs: 45 * SEC, packets: 600 } }, seed, checkpointEveryPackets: 50, latencyTicks: 2, ikeLifetimes: { softMs: 20 * SEC, hardMs: 35 * SEC } });
+      const h = twoGateways({ lifetimes: { soft: { timeMs: 30 * SEC, packets: 400 }, hard: { timeMs: 45 * SEC, packets: 600 } }, seed, checkpointEveryPackets: 50, latencyTicks: 2, ikeLifetimes: { softMs: 20 * SEC, hardMs: 35 * SEC }, nicA: emulatedNic({ name: 'nic0', capabilities: { saOffloadCapacity: 3 } }) });
+      await h.a.gateway.offload!.ready();
       const sides = { a: h.a, b: h.b };
       let n = 0;
       const liveIds = (s: Side, direction?: 'inbound' | 'outbound') =>
