@@ -8,6 +8,7 @@ import type { EncrId, IntegId } from '../../engine/crypto/transformIds.js';
 import { encrSpec, integSpec } from '../../engine/crypto/suites.js';
 import type { SaLifetimes } from '../../engine/sad/types.js';
 import type { Gateway } from '../gateway/gateway.js';
+import { compareNonces } from '../rekey/collision.js';
 import type { AcquireRequest, InstalledPair, KeyManager, Random } from '../ports.js';
 
 export interface ManualKeyingSide {
@@ -108,7 +109,14 @@ export function manualKeying(a: ManualKeyingSide, b: ManualKeyingSide, template:
       const peerOld: InstalledPair = { outboundSaId: twin.get(old.inboundSaId)!, inboundSaId: twin.get(old.outboundSaId)! };
       const live = (gw: Gateway, id: string) => { const st = gw.state(id)?.status; return st === 'mature' || st === 'rekeying'; };
       if (self.gateway.state(old.outboundSaId)?.status !== 'rekeying' || !live(peer.gateway, peerOld.outboundSaId) || !live(peer.gateway, peerOld.inboundSaId)) throw new Error('the CHILD SA was already rekeyed or deleted');
-      if (rekeying.has(old.outboundSaId) || rekeying.has(peerOld.outboundSaId) || peer.gateway.rekeys.running(peerOld.outboundSaId)) throw new RekeyCollision();
+      if (rekeying.has(old.outboundSaId) || rekeying.has(peerOld.outboundSaId)) throw new RekeyCollision();
+      if (peer.gateway.rekeys.running(peerOld.outboundSaId)) {
+        // Both sides rekey this CHILD SA (RFC 7296 §2.8.1): the lowest nonce loses. The twin has
+        // no responder nonces, so it compares the two initiators' (each side sees both).
+        const mine = self.gateway.rekeys.nonceOf(old.outboundSaId);
+        const theirs = peer.gateway.rekeys.nonceOf(peerOld.outboundSaId);
+        if (!mine || !theirs || compareNonces(mine, theirs) < 0) throw new RekeyCollision();
+      }
       rekeying.add(old.outboundSaId);
       try {
         const peerNext = await installPair(self, peer, next, correlationId);

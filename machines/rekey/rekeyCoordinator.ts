@@ -16,6 +16,7 @@ export interface RekeyHost {
 
 export class RekeyCoordinator {
   readonly #active = new Map<string, ActorRefFrom<typeof childRekeyMachine>>();
+  readonly #nonces = new Map<string, Uint8Array>();
   /** Finished rekeys, newest last: `{ old, next, outcome }`. */
   readonly history: Array<{ old: InstalledPair; next: InstalledPair; outcome: 'done' | 'failed'; attempts: number }> = [];
 
@@ -44,6 +45,8 @@ export class RekeyCoordinator {
     if (!alive(old.outboundSaId) || !alive(old.inboundSaId)) return;
     const next: InstalledPair = { outboundSaId: this.deps.random.uuid(), inboundSaId: this.deps.random.uuid() };
     const correlationId = `rekey-${next.outboundSaId}`;
+    // This side's nonce for the exchange: a collision is settled by the lowest (RFC 7296 §2.8.1).
+    this.#nonces.set(old.outboundSaId, this.deps.random.bytes(32));
     const machine = childRekeyMachine.provide({
       // Sends to other actors leave this actor's step first (a microtask): no nested transitions.
       actions: { markCompleted: () => queueMicrotask(() => this.#mark(old, next, 'rekey.complete', correlationId)) },
@@ -64,6 +67,7 @@ export class RekeyCoordinator {
     actor.subscribe((s) => {
       if (s.status !== 'done') return;
       this.#active.delete(old.outboundSaId);
+      this.#nonces.delete(old.outboundSaId);
       this.history.push({ old, next, outcome: s.value === 'done' ? 'done' : 'failed', attempts: s.context.attempt });
     });
     actor.start();
@@ -82,6 +86,12 @@ export class RekeyCoordinator {
   stop(): void {
     for (const actor of this.#active.values()) actor.stop();
     this.#active.clear();
+    this.#nonces.clear();
+  }
+
+  /** The nonce of the rekey of `outboundSaId`'s pair running here. */
+  nonceOf(outboundSaId: string): Uint8Array | undefined {
+    return this.#nonces.get(outboundSaId);
   }
 
   /** True while a rekey of the pair `outboundSaId` belongs to runs here. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readLog } from '../../../adapters/eventStore/facts.js';
 import { replayTo } from '../../../engine/projections/replay.js';
+import { compareNonces, rekeyCollisionLoser } from '../../../machines/rekey/collision.js';
 import { seqOf, twoGateways, udp } from '../../support/twoGateways.js';
 
 const SEC = 1000;
@@ -82,5 +83,45 @@ describe('two gateways, one in-memory wire, manual keying (the IKE twin)', () =>
     send(a, [udp('10.1.0.5', '10.2.0.7', 20_000)]);
     for (let i = 0; i < 3; i++) await tick(10);
     expect(b.delivered.map(seqOf).at(-1)).toBe(20_000);
+  });
+});
+
+describe('rekey collision (RFC 7296 §2.8.1)', () => {
+  it('both peers rekey the same CHILD SA at once: the lowest nonce loses, one replacement survives, nothing is lost', async () => {
+    const { a, b, send, tick } = twoGateways({ lifetimes: { soft: { timeMs: 3600 * SEC }, hard: { timeMs: 3900 * SEC } }, seed: 11 });
+    const pair = await a.km.acquire({ acquireId: 'x', policyId: 'a-out', selectorIndex: 0, packet: { localAddress: '10.1.0.5', remoteAddress: '10.2.0.7', protocol: 17, localPort: 5000, remotePort: 6000 } }, new AbortController().signal);
+    const bOut = b.gateway.sad.outboundFor('b-out')!.id;
+    a.gateway.rekeys.request(pair.outboundSaId);
+    b.gateway.rekeys.request(bOut);
+    expect(a.gateway.rekeys.running(pair.outboundSaId) && b.gateway.rekeys.running(bOut)).toBe(true);
+    const aWins = compareNonces(a.gateway.rekeys.nonceOf(pair.outboundSaId)!, b.gateway.rekeys.nonceOf(bOut)!) > 0;
+    let n = 0;
+    for (let t = 0; t < 100; t++) {
+      send(a, [udp('10.1.0.5', '10.2.0.7', ++n)]);
+      send(b, [udp('10.2.0.7', '10.1.0.5', ++n)]);
+      await tick(100);
+    }
+    for (let i = 0; i < 4; i++) await tick(100);
+    expect(a.gateway.drops.total() + b.gateway.drops.total()).toBe(0);
+    expect(b.delivered).toHaveLength(100);
+    const outcomes = (gw: typeof a.gateway) => gw.rekeys.history.map((h) => h.outcome);
+    expect(outcomes(a.gateway)).toEqual([aWins ? 'done' : 'failed']);
+    expect(outcomes(b.gateway)).toEqual([aWins ? 'failed' : 'done']);
+    // One replacement pair per side, and the old SAs deleted exactly once as rekeyed.
+    for (const s of [a, b]) {
+      const live = s.gateway.saIds().filter((id) => s.gateway.state(id)?.status !== 'dead');
+      expect(live, s.gateway.name).toHaveLength(2);
+    }
+    expect(a.gateway.state(pair.outboundSaId)).toMatchObject({ status: 'dead', deleted: { reason: 'rekeyed' } });
+    expect(a.gateway.state(pair.inboundSaId)).toMatchObject({ status: 'dead', deleted: { reason: 'rekeyed' } });
+  });
+
+  it('compares nonces as unsigned octet strings; the lowest of the four loses', () => {
+    expect(compareNonces(Uint8Array.of(1, 2), Uint8Array.of(1, 3))).toBe(-1);
+    expect(compareNonces(Uint8Array.of(0xff), Uint8Array.of(0x01, 0))).toBe(1);
+    expect(compareNonces(Uint8Array.of(1), Uint8Array.of(1, 0))).toBe(-1);
+    const x = (b: number) => Uint8Array.of(b);
+    expect(rekeyCollisionLoser({ ni: x(9), nr: x(2) }, { ni: x(5), nr: x(7) })).toBe('first');
+    expect(rekeyCollisionLoser({ ni: x(9), nr: x(8) }, { ni: x(5), nr: x(7) })).toBe('second');
   });
 });
