@@ -114,7 +114,7 @@ export class Gateway {
     this.name = options.name;
     this.spd = options.spd;
     this.iv = standardIvSource(options.ivFill ?? ((b) => b.set(options.deps.random.bytes(b.length))));
-    this.rekeys = new RekeyCoordinator(this, options.deps, () => this.#o.keyManager);
+    this.rekeys = new RekeyCoordinator(this, options.deps, () => this.#o.keyManager, options.inspect);
     this.offload = options.nic
       ? startOffloadActor({ deps: options.deps, nic: options.nic, policy: { fipsMode: options.offload?.fipsMode ?? false, trusted: options.offload?.trusted ?? true }, onDecision: (d) => this.#offloadDecided(d), ...(options.inspect ? { inspect: options.inspect } : {}) })
       : undefined;

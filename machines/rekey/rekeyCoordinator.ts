@@ -2,7 +2,7 @@
  * Runs CHILD SA rekeys for a gateway: one `childRekeyMachine` actor per old pair, however many
  * times its two SAs ask (both soft-expire), and the responder side of a rekey the peer started.
  */
-import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
+import { createActor, fromPromise, type ActorRefFrom, type InspectionEvent, type Observer } from 'xstate';
 import type { SaState } from '../../engine/aggregates/sa.js';
 import type { InstalledPair, KeyManager, MachineDeps } from '../ports.js';
 import { childRekeyMachine } from './childRekey.machine.js';
@@ -28,6 +28,7 @@ export class RekeyCoordinator {
     readonly host: RekeyHost,
     readonly deps: MachineDeps,
     readonly keyManager: () => KeyManager | undefined,
+    readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void),
   ) {}
 
   /** The old pair an SA belongs to, from its recorded parameters. */
@@ -62,7 +63,7 @@ export class RekeyCoordinator {
     });
     // RekeyStarted is recorded before the actor exists; `negotiate` waits until it is durable.
     this.#mark(old, next, 'rekey.start', correlationId);
-    const actor = createActor(machine, { input: { old, next, correlationId }, clock: this.deps.clock });
+    const actor = createActor(machine, { input: { old, next, correlationId }, clock: this.deps.clock, ...(this.inspect ? { inspect: this.inspect } : {}) });
     this.#active.set(old.outboundSaId, actor);
     actor.subscribe((s) => {
       if (s.status !== 'done') return;

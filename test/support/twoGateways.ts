@@ -3,7 +3,7 @@
  * with its own event store and key store, keyed by the manual-keying twin. Shared by the control
  * plane tests.
  */
-import { SimulatedClock } from 'xstate';
+import { SimulatedClock, type InspectionEvent, type Observer } from 'xstate';
 import { factLog, readLog } from '../../adapters/eventStore/facts.js';
 import { memoryEventStore } from '../../adapters/eventStore/memory/memoryEventStore.js';
 import type { EventStore } from '../../adapters/eventStore/types.js';
@@ -62,7 +62,7 @@ export interface Side {
   hooks: FilterHooks;
 }
 
-export function twoGateways(options: { lifetimes: SaLifetimes; seed?: number; checkpointEveryPackets?: number; drainMs?: number; latencyTicks?: number; ikeLifetimes?: { softMs?: number; hardMs?: number }; nicA?: OffloadNic; offloadA?: { fipsMode?: boolean; trusted?: boolean } }) {
+export function twoGateways(options: { lifetimes: SaLifetimes; seed?: number; checkpointEveryPackets?: number; drainMs?: number; latencyTicks?: number; ikeLifetimes?: { softMs?: number; hardMs?: number }; nicA?: OffloadNic; offloadA?: { fipsMode?: boolean; trusted?: boolean }; inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void) }) {
   const clock = new SimulatedClock();
   clock.set(T0);
   const random = seededRandom(options.seed ?? 7);
@@ -87,7 +87,7 @@ export function twoGateways(options: { lifetimes: SaLifetimes; seed?: number; ch
   };
   const newGateway = (name: 'a' | 'b') => {
     const withNic = name === 'a' && options.nicA !== undefined;
-    const gw = new Gateway({ name, deps: { clock, random, log: trackingLog(name) }, keys: keyStores[name], spd: new Spd(policies(name, options.lifetimes, withNic ? 'prefer' : 'none')), ...(withNic ? { nic: options.nicA!, ...(options.offloadA ? { offload: options.offloadA } : {}) } : {}), checkpointEveryPackets: options.checkpointEveryPackets ?? 1000, lifecycle: { drainMs: options.drainMs ?? 5_000 } });
+    const gw = new Gateway({ name, deps: { clock, random, log: trackingLog(name) }, keys: keyStores[name], spd: new Spd(policies(name, options.lifetimes, withNic ? 'prefer' : 'none')), ...(withNic ? { nic: options.nicA!, ...(options.offloadA ? { offload: options.offloadA } : {}) } : {}), checkpointEveryPackets: options.checkpointEveryPackets ?? 1000, lifecycle: { drainMs: options.drainMs ?? 5_000 }, ...(options.inspect ? { inspect: options.inspect } : {}) });
     // (a) no packet is encrypted with a dead or half-installed SA.
     const metered = gw.metered.bind(gw);
     gw.metered = (sa) => {
