@@ -105,4 +105,6 @@ for (const [label, packet, lookup] of [
 }
 const counted = Object.entries(drops.global).filter(([, n]) => n > 0);
 console.log(`  drop counters: ${counted.map(([k, n]) => `${k}=${n}`).join(', ')}; per SA ${demo.in.id}: ${Object.entries(drops.forSa(demo.in.id)).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`).join(', ')}`);
-console.log(`\nDone in ${((performance.now() - started) / 1000).toFixed(1)} s. Next: \`npm test\` (vectors, properties, fuzz) and \`npm run bench\` (ratios against openssl speed).`);
+console.log(`\nEngine tour done in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
+await import('./controlPlaneTour.js');
+console.log('Next: `npm test` (vectors, properties, fuzz, machines) and `npm run bench` (ratios against openssl speed).');

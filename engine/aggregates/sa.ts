@@ -14,7 +14,7 @@ export interface SaState {
   installedAt?: string;
   usage: UsageCheckpoint;
   softExpired?: { limit: LimitKind; at: string };
-  rekey?: { newSaId: string; jitterMs: number; startedAt: string };
+  rekey?: { newSaId: string; jitterMs: number; initiator?: 'local' | 'peer'; startedAt: string };
   replacedBy?: { newSaId: string; drainMs: number; at: string };
   seqExhaustedAt?: string;
   offload?: { nic: string; handle: number; at: string };
@@ -35,7 +35,7 @@ export type SaCommand =
   | { type: 'InstallSa'; params: SaParams }
   | { type: 'CheckpointUsage'; usage: UsageCheckpoint }
   | { type: 'ExpireSoft'; limit: LimitKind; usage: UsageCheckpoint }
-  | { type: 'StartRekey'; newSaId: string; jitterMs: number }
+  | { type: 'StartRekey'; newSaId: string; jitterMs: number; initiator?: 'local' | 'peer' }
   | { type: 'CompleteRekey'; newSaId: string; drainMs: number }
   | { type: 'ExhaustSequence' }
   | { type: 'RecordOffload'; nic: string; handle: number }
@@ -99,7 +99,7 @@ export function decideSa(command: SaCommand, state: SaState, ctx: CommandContext
     case 'StartRekey':
       if (state.status === 'rekeying' && state.rekey?.newSaId === command.newSaId) return [];
       if (state.status !== 'mature') throw violation('a rekey starts from a mature SA');
-      return [fact('RekeyStarted', { newSaId: command.newSaId, jitterMs: command.jitterMs }, ctx)];
+      return [fact('RekeyStarted', { newSaId: command.newSaId, jitterMs: command.jitterMs, ...(command.initiator ? { initiator: command.initiator } : {}) }, ctx)];
     case 'CompleteRekey':
       if (state.replacedBy?.newSaId === command.newSaId) return [];
       // The replacement may be the peer's, not ours: in a rekey collision the SA created with

@@ -49,7 +49,7 @@ export type SaFact =
   | Fact<'SaInstalled', SaParams>
   | Fact<'SaUsageCheckpointed', UsageCheckpoint>
   | Fact<'SaSoftExpired', { limit: LimitKind; usage: UsageCheckpoint }>
-  | Fact<'RekeyStarted', { newSaId: string; jitterMs: number }>
+  | Fact<'RekeyStarted', { newSaId: string; jitterMs: number; initiator?: 'local' | 'peer' }>
   | Fact<'RekeyCompleted', { newSaId: string; drainMs: number }>
   | Fact<'SaSequenceExhausted', Record<string, never>>
   | Fact<'SaOffloaded', { nic: string; handle: number }>

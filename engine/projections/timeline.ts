@@ -35,9 +35,9 @@ export function describeSaFact(fact: Fact): string {
     case 'SaSoftExpired':
       return `soft lifetime reached (${f.data.limit}) after ${f.data.usage.packets} packets: rekey due`;
     case 'RekeyStarted':
-      return `rekey started: successor ${f.data.newSaId} (jitter ${(f.data.jitterMs / 1000).toFixed(1)} s)`;
+      return f.data.initiator === 'peer' ? `rekey started by the peer: successor ${f.data.newSaId}` : `rekey started: successor ${f.data.newSaId} (jitter ${(f.data.jitterMs / 1000).toFixed(1)} s)`;
     case 'RekeyCompleted':
-      return `replaced by ${f.data.newSaId}; inbound drains for ${(f.data.drainMs / 1000).toFixed(1)} s`;
+      return f.data.drainMs > 0 ? `replaced by ${f.data.newSaId}; it still receives for ${(f.data.drainMs / 1000).toFixed(1)} s (make-before-break)` : `replaced by ${f.data.newSaId}, which now carries the traffic`;
     case 'SaSequenceExhausted':
       return 'sequence numbers exhausted: no more packets may be sent (RFC 4303 §3.3.3)';
     case 'SaOffloaded':
@@ -48,6 +48,8 @@ export function describeSaFact(fact: Fact): string {
       return `${f.data.nic} asked for deletion (SaDeleteReq)`;
     case 'SaHardExpired':
       return `hard lifetime reached (${f.data.limit}) after ${f.data.usage.packets} packets, ${f.data.usage.bytes} bytes`;
+    case 'SaMovedToIkeSa':
+      return `moved to IKE SA ${f.data.toIkeSaId}${f.data.fromIkeSaId ? ` (its IKE SA ${f.data.fromIkeSaId} was rekeyed)` : ''}`;
     case 'SaDeleted':
       return `deleted: ${DELETE_REASONS[f.data.reason] ?? f.data.reason}`;
     default:
@@ -63,6 +65,7 @@ const DELETE_REASONS: Record<string, string> = {
   seqExhausted: 'sequence numbers exhausted',
   nicRequest: 'the NIC asked for it (SaDeleteReq)',
   acquireFailed: 'negotiation failed',
+  ikeSaDeleted: 'its IKE SA was deleted (RFC 7296 §1.4.1)',
 };
 
 /**

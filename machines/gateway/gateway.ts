@@ -425,13 +425,31 @@ export class Gateway {
     const live = this.#live.get(d.saId);
     if ('handle' in d) {
       if (!live?.sa) return; // died meanwhile: the withdraw follows from its removal
-      live.nicHandle = d.handle;
-      this.send(d.saId, { type: 'offload.added', nic: d.nic, handle: d.handle });
+      void this.#switchToNic(live, live.sa, d.saId, d.nic, d.handle);
     } else if ('reason' in d) {
       this.send(d.saId, { type: 'offload.rejected', nic: d.nic, reason: d.reason });
     } else if (live?.lastSa) {
       this.#backToSoftware(live, live.lastSa); // lost or reset: software from now on
     }
+  }
+
+  /**
+   * Hands an SA to the NIC. An outbound SA may have sent packets in software while ADD_SA ran:
+   * the NIC's counter is first moved past them (UPDATE_SA), or it would reuse their numbers.
+   */
+  async #switchToNic(live: Live, sa: EspSa, saId: string, nic: string, handle: number): Promise<void> {
+    const seq = sa.seq;
+    while (seq && (seq.hi !== 0 || seq.lo !== 0)) {
+      const at = { hi: seq.hi, lo: seq.lo };
+      await this.#o.nic!.updateSa(handle, { sequence: at });
+      if (seq.hi === at.hi && seq.lo === at.lo) {
+        live.nicSeq = at;
+        break;
+      }
+    }
+    if (live.sa !== sa) return; // removed meanwhile
+    live.nicHandle = handle;
+    this.send(saId, { type: 'offload.added', nic, handle });
   }
 
   /** Software takes over an offloaded SA: its counter continues past what the NIC used. */

@@ -10,7 +10,7 @@ import { childRekeyMachine } from './childRekey.machine.js';
 /** The part of the gateway a rekey needs. */
 export interface RekeyHost {
   state(saId: string): SaState | undefined;
-  send(saId: string, event: { type: 'rekey.start' | 'rekey.complete'; newSaId: string; correlationId?: string }): void;
+  send(saId: string, event: { type: 'rekey.start' | 'rekey.complete'; newSaId: string; correlationId?: string; byPeer?: boolean }): void;
   journal(saId: string): { settled(): Promise<void> } | undefined;
 }
 
@@ -79,7 +79,7 @@ export class RekeyCoordinator {
    * same make-before-break on this side's old SAs.
    */
   adopt(old: InstalledPair, next: InstalledPair, correlationId: string): void {
-    this.#mark(old, next, 'rekey.start', correlationId);
+    this.#mark(old, next, 'rekey.start', correlationId, true);
     this.#mark(old, next, 'rekey.complete', correlationId);
   }
 
@@ -100,8 +100,9 @@ export class RekeyCoordinator {
     return this.#active.has(outboundSaId);
   }
 
-  #mark(old: InstalledPair, next: InstalledPair, type: 'rekey.start' | 'rekey.complete', correlationId: string): void {
-    this.host.send(old.inboundSaId, { type, newSaId: next.inboundSaId, correlationId });
-    this.host.send(old.outboundSaId, { type, newSaId: next.outboundSaId, correlationId });
+  #mark(old: InstalledPair, next: InstalledPair, type: 'rekey.start' | 'rekey.complete', correlationId: string, byPeer = false): void {
+    const peer = byPeer ? { byPeer } : {};
+    this.host.send(old.inboundSaId, { type, newSaId: next.inboundSaId, correlationId, ...peer });
+    this.host.send(old.outboundSaId, { type, newSaId: next.outboundSaId, correlationId, ...peer });
   }
 }

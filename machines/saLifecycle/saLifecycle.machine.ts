@@ -49,7 +49,7 @@ export type SaLifecycleEvent =
   | { type: 'usage.checkpoint'; usage: UsageCheckpoint }
   | { type: 'usage.limit'; which: 'soft' | 'hard'; limit: Exclude<LimitKind, 'time'>; usage: UsageCheckpoint }
   | { type: 'seq.exhausted'; usage: UsageCheckpoint }
-  | { type: 'rekey.start'; newSaId: string; correlationId?: string }
+  | { type: 'rekey.start'; newSaId: string; correlationId?: string; byPeer?: boolean }
   | { type: 'rekey.complete'; newSaId: string; correlationId?: string }
   | { type: 'sa.delete'; reason: 'operator' | 'peer' | 'acquireFailed' | 'nicRequest' | 'rekeyed' | 'ikeSaDeleted' }
   | { type: 'nic.saDeleteRequest'; nic: string }
@@ -186,7 +186,7 @@ export function createSaLifecycleMachine(deps: SaLifecycleDeps) {
           'usage.limit': { target: 'route', actions: { type: 'record', params: ({ context, event }) => ({ command: { type: event.which === 'soft' ? 'ExpireSoft' : 'ExpireHard', limit: event.limit, usage: latest(context.sa.usage, event.usage) } }) } },
           // RFC 4303 §3.3.3: the counter must not cycle; the SA is rekeyed at once (no jitter).
           'seq.exhausted': { target: 'route', actions: { type: 'record', params: { command: { type: 'ExhaustSequence' } } } },
-          'rekey.start': { target: 'route', actions: { type: 'record', params: ({ context, event }) => ({ command: { type: 'StartRekey', newSaId: event.newSaId, jitterMs: context.jitterMs }, ...(event.correlationId ? { correlationId: event.correlationId } : {}) }) } },
+          'rekey.start': { target: 'route', actions: { type: 'record', params: ({ context, event }) => ({ command: event.byPeer ? { type: 'StartRekey', newSaId: event.newSaId, jitterMs: 0, initiator: 'peer' } : { type: 'StartRekey', newSaId: event.newSaId, jitterMs: context.jitterMs, initiator: 'local' }, ...(event.correlationId ? { correlationId: event.correlationId } : {}) }) } },
           'rekey.complete': { target: 'route', actions: { type: 'record', params: ({ context, event }) => ({ command: { type: 'CompleteRekey', newSaId: event.newSaId, drainMs: context.sa.params?.direction === 'inbound' ? context.options.drainMs : 0 }, ...(event.correlationId ? { correlationId: event.correlationId } : {}) }) } },
           'sa.delete': { target: 'route', actions: { type: 'record', params: ({ event }) => ({ command: { type: 'DeleteSa', reason: event.reason } }) } },
           'nic.saDeleteRequest': {

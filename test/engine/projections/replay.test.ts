@@ -96,7 +96,7 @@ describe('replay and projections', () => {
       'installed: outbound ESP SPI 0x00001002, tunnel mode 192.0.2.1 → 192.0.2.2',
       'soft lifetime reached (time) after 30 packets: rekey due',
       'rekey started: successor s12 (jitter 0.5 s)',
-      'replaced by s12; inbound drains for 5.0 s',
+      'replaced by s12; it still receives for 5.0 s (make-before-break)',
       'deleted: replaced by its successor after the drain period',
     ]);
   });

@@ -90,3 +90,19 @@ describe('a gateway with an offload NIC', () => {
     expect(b.gateway.drops.total()).toBe(0); // 4 and 5 were not replays: the software counter went on from the NIC's
   });
 });
+
+describe('switching an outbound SA to the NIC after it sent in software', () => {
+  it('the NIC continues after the software counter: no sequence number is used twice', async () => {
+    const nic = emulatedNic({ name: 'nic0' });
+    const { a, b, send, tick } = twoGateways({ lifetimes, nicA: nic });
+    await a.gateway.offload!.ready();
+    // No SA yet: these three wait for the ACQUIRE and go out in software while ADD_SA runs.
+    send(a, [1, 2, 3].map((i) => udp('10.1.0.5', '10.2.0.7', i)));
+    for (let i = 0; i < 5; i++) await tick(10);
+    send(a, [4, 5, 6].map((i) => udp('10.1.0.5', '10.2.0.7', i)));
+    for (let i = 0; i < 4; i++) await tick(10);
+    expect(nic.counters.txPackets).toBeGreaterThan(0);
+    expect(b.delivered.map(seqOf)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(b.gateway.drops.total()).toBe(0);
+  });
+});
