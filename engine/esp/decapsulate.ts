@@ -7,7 +7,7 @@ import { internetChecksum } from '../packet/checksum.js';
 import { IPV4_MIN_HEADER, rewriteIpv4ProtocolAndLength } from '../packet/ipv4.js';
 import { IPV6_HEADER } from '../packet/ipv6.js';
 import { UDP_HEADER, parseUdp } from '../packet/udp.js';
-import { classifyUdpEncap } from '../packet/udpEncap.js';
+import { classifyUdpEncap, NAT_T_PORT } from '../packet/udpEncap.js';
 import type { EspSa } from './espSa.js';
 
 /**
@@ -124,6 +124,11 @@ function outerHeader(datagram: Uint8Array): Outer | Drop {
   return { ok: true, version: ip.version, payloadOffset: ip.payloadOffset, end: ip.payloadOffset + ip.payload.length, protocol: ip.protocol, dst: ip.dst, lastNextHeaderOffset };
 }
 
+function natTOn(esp: Uint8Array, dst: Uint8Array, port: number, lookup: SaLookup): boolean {
+  if (esp.length < 4) return false;
+  return lookup(readEspSpi(esp), dst, IPPROTO.ESP)?.config.natT?.dstPort === port;
+}
+
 function decapsulateDatagram(datagram: Uint8Array, lookup: SaLookup): DecapsulateResult {
   const ip = outerHeader(datagram);
   if (!ip.ok) return ip;
@@ -133,6 +138,9 @@ function decapsulateDatagram(datagram: Uint8Array, lookup: SaLookup): Decapsulat
     if (!udp.ok) return drop(udp.reason);
     // RFC 3948 §2.2: keepalives and non-ESP-marked (IKE) datagrams are not ESP.
     if (classifyUdpEncap(udp.payload).kind !== 'esp') return drop('notIpsec');
+    // RFC 3948 §2.1: ESP-in-UDP arrives on port 4500, or on the port the SA was set up with;
+    // any other UDP datagram is plain traffic for SPD-I, not ESP.
+    if (udp.dstPort !== NAT_T_PORT && !natTOn(udp.payload, ip.dst, udp.dstPort, lookup)) return drop('notIpsec');
     espOffset += UDP_HEADER;
   } else if (ip.protocol !== IPPROTO.ESP) {
     return drop('notIpsec');
