@@ -4,7 +4,8 @@
  * second, beside a raw `write` + `fdatasync` loop of same-size writes on the same disk, the
  * physical reference, measured in the same run in alternating slices (disks here are shared and
  * noisy: a ratio compares the same moments). Also: the event loop's delay while 64 writers
- * append (the sync runs on libuv's thread pool, not on the loop) and reopening (index rebuild).
+ * append (the sync runs on libuv's thread pool, not on the loop), reopening (index rebuild) and
+ * rebuilding 100k SAs' state from the log.
  * Correctness is checked before anything is timed.
  *
  * Goals (issue 4): ≥ 100k durable events/s with 64 writers; 1 writer ≥ 80 % of the raw loop.
@@ -19,6 +20,9 @@ import type { FileLogEventStore, FileLogOptions } from '../adapters/eventStore/f
 import { encodeRecord, RECORD_HEADER_BYTES } from '../adapters/eventStore/fileLog/recordCodec.js';
 import { serializeEvents } from '../adapters/eventStore/storeRules.js';
 import type { EventData } from '../adapters/eventStore/types.js';
+import { readLog, toEventData } from '../adapters/eventStore/facts.js';
+import { decideSa, evolveSa, initialSaState, type SaCommand } from '../engine/aggregates/sa.js';
+import { replayTo } from '../engine/projections/replay.js';
 
 const quick = process.argv.includes('--quick');
 const dirArg = process.argv.indexOf('--dir');
@@ -294,4 +298,40 @@ await withStore({}, async (store, dir) => {
   const ms = performance.now() - t0;
   row(`reopen: check + index ${fmt(N)} events (${reopened.recovery.segments} segments)`, N / (ms / 1000), undefined, `${ms.toFixed(0)} ms`);
   await reopened.close();
+});
+
+// Rebuilding 100k SAs from the log (issue 4: "< 5 s"): each SA's life as the machines record it
+// (installed, two checkpoints, soft expiry, rekey started and completed, deleted), one append per
+// SA; then the whole state is folded back from the store. Reference: reading the same events
+// without folding them, in the same run.
+const SAS = quick ? 20_000 : 100_000;
+await withStore({}, async (store) => {
+  const life = (i: number): EventData[] => {
+    let n = 0;
+    const ctx = { nowMs: 1_795_000_000_000 + i, newId: () => `sa${i}-${n++}` };
+    const params = { spi: 0x1000 + i, protocol: 'esp' as const, direction: 'outbound' as const, mode: 'tunnel' as const, tunnel: { src: '192.0.2.1', dst: '198.51.100.2' }, dst: '198.51.100.2', encr: 20 as const, encrKeyBits: 128, integ: 0 as const, esn: true, replayWindow: 128, lifetimes: { soft: { timeMs: 3_000_000 }, hard: { timeMs: 3_600_000 } }, policyId: 'lan-a-b:out', pairedSaId: `in-${i}`, keyRef: `sa-${i}`, keyFingerprint: 'f'.repeat(16) };
+    const usage = (k: number) => ({ packets: 10_000 * k, bytes: 14_000_000 * k, seqHi: 0, seqLo: 10_000 * k });
+    const commands: SaCommand[] = [
+      { type: 'InstallSa', params }, { type: 'CheckpointUsage', usage: usage(1) }, { type: 'CheckpointUsage', usage: usage(2) },
+      { type: 'ExpireSoft', limit: 'time', usage: usage(3) }, { type: 'StartRekey', newSaId: `n-${i}`, jitterMs: 1234 }, { type: 'CompleteRekey', newSaId: `n-${i}`, drainMs: 0 }, { type: 'DeleteSa', reason: 'rekeyed' },
+    ];
+    let state = initialSaState;
+    const out: EventData[] = [];
+    for (const c of commands) for (const f of decideSa(c, state, ctx)) { state = evolveSa(state, f); out.push(toEventData(f)); }
+    return out;
+  };
+  let next = 0;
+  await Promise.all(Array.from({ length: 64 }, async () => { for (let i = next++; i < SAS; i = next++) await store.appendToStream(`sa-${i}`, life(i), { expectedVersion: 'noStream' }); }));
+  const times = { fold: Infinity, read: Infinity };
+  let state: ReturnType<typeof replayTo> | undefined;
+  for (let round = 0; round < 3; round++) {
+    let t0 = performance.now();
+    for (let after = 0n; ; ) { const page = await store.readAll({ after, maxCount: 10_000 }); if (page.length === 0) break; after = page.at(-1)!.globalPosition; }
+    times.read = Math.min(times.read, performance.now() - t0);
+    t0 = performance.now();
+    state = replayTo(await readLog(store));
+    times.fold = Math.min(times.fold, performance.now() - t0);
+  }
+  if (state!.sas.size !== SAS || [...state!.sas.values()].some((s) => s.status !== 'dead' || s.deleted?.reason !== 'rekeyed')) throw new Error('rebuild: wrong state');
+  row(`rebuild ${fmt(SAS)} SAs (${fmt(SAS * 7)} facts): readLog + replayTo (best of 3)`, (SAS * 7) / (times.fold / 1000), times.fold / times.read, `${(times.fold / 1000).toFixed(2)} s (goal < 5 s); ratio = time vs a bare readAll of the same events`);
 });

@@ -82,6 +82,20 @@ export interface SubscribeOptions {
 /**
  * The port. Appends are durable when they resolve: an acknowledged event is never lost.
  *
+ * The rules every back end keeps (test/contracts/eventStore.contract.ts checks each one):
+ * - Versions and positions are 1-based bigints; a missing stream is at version 0n.
+ * - An append is atomic: all its events or none, and no reader ever sees part of it.
+ * - `expectedVersion`: `'noStream'` (must not exist), `'streamExists'`, an exact version
+ *   (0n = must not exist), or `'any'` (the default). A mismatch throws `StreamVersionConflict`.
+ * - Idempotency by event id: re-appending the same ids (a retry, even one racing its original)
+ *   stores nothing and resolves with the first append's result. Ids that overlap an earlier
+ *   append only in part throw `RangeError` naming `events`, and write nothing.
+ * - An empty append checks the expected version and writes nothing.
+ * - Data and metadata round-trip as JSON (what JSON drops, such as `undefined` fields, is dropped).
+ * - `subscribe` is cold and gap-free: history after the checkpoint, then live, in global order.
+ * - After `close()` (pending appends finish first) every call rejects with `StoreUnavailable`
+ *   and live subscriptions complete. Misuse throws `TypeError`/`RangeError` naming the argument.
+ *
  * @example
  * const { nextExpectedVersion } = await store.appendToStream('sa-42', [event], { expectedVersion: 0n });
  */

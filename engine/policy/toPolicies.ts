@@ -276,6 +276,8 @@ export type StaticSaSpec = {
   natT?: NatTPorts;
   /** Outbound: resume after this sequence number, split as `SequenceCounter` takes it. */
   sequenceStart?: { hi: number; lo: number };
+  /** RFC 9061 reqid: ties it to its spd-entry, and an inbound and an outbound SA into one pair. */
+  reqid?: number;
   /** The spd-entry its reqid links to. */
   policyId?: string;
   selector?: Selector;
@@ -325,6 +327,7 @@ export function toStaticSas(doc: PolicyDocument): StaticSaSpec[] {
       ...(e.seqNumberCounter !== undefined
         ? { sequenceStart: { hi: Math.floor(e.seqNumberCounter / 2 ** 32), lo: e.seqNumberCounter % 2 ** 32 } }
         : {}),
+      ...(e.reqid !== undefined ? { reqid: e.reqid } : {}),
       ...(linked ? { policyId: linked.name } : {}),
       ...(ts ? { selector: selector(ts, `${what}.trafficSelector`) } : {}),
       ...(e.integrityKey ? { integrityKey: material(e.integrityKey)! } : {}),

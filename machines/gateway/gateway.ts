@@ -60,6 +60,8 @@ export interface SaInstallSpec {
   params: Omit<SaParams, 'keyRef' | 'keyFingerprint'>;
   keys: EspKeys;
   correlationId?: string;
+  /** Outbound: continue after this sequence number (a static SA's seq-number-counter). */
+  sequenceStart?: { hi: number; lo: number };
 }
 
 interface Live {
@@ -101,6 +103,7 @@ export class Gateway {
   readonly #live = new Map<string, Live>();
   readonly #ikes = new Map<string, { actor: IkeActor; journal: Journal }>();
   readonly #pendingKeys = new Map<string, EspKeys>();
+  readonly #sequenceStarts = new Map<string, { hi: number; lo: number }>();
   readonly #waiting = new Map<string, { resolve: () => void; reject: (e: unknown) => void }>();
   /** Facts as recorded, for live views and tests (not a source of truth: the log is). */
   readonly recorded: Array<{ saId: string; fact: SaFact }> = [];
@@ -155,6 +158,7 @@ export class Gateway {
     await this.#o.keys.put(keyRef, material);
     const params: SaParams = { ...spec.params, keyRef, keyFingerprint: keyFingerprint(spec.keys.encKey, ...(spec.keys.integKey ? [spec.keys.integKey] : [])) };
     this.#pendingKeys.set(spec.id, spec.keys);
+    if (spec.sequenceStart) this.#sequenceStarts.set(spec.id, spec.sequenceStart);
     const done = new Promise<void>((resolve, reject) => this.#waiting.set(spec.id, { resolve, reject }));
     const live = this.#start(spec.id);
     this.send(spec.id, { type: 'sa.install', params, ...(spec.correlationId ? { correlationId: spec.correlationId } : {}) });
@@ -372,7 +376,9 @@ export class Gateway {
       ...(p.natT ? { natT: p.natT } : {}),
       // After a restart the counter resumes past the checkpoint (RFC 4303 §3.3.3: never reuse).
       ...(resume && p.direction === 'outbound' ? { sequenceStart: { hi: Math.floor(seq / 2 ** 32), lo: seq % 2 ** 32 } } : {}),
+      ...(!resume && this.#sequenceStarts.has(saId) ? { sequenceStart: this.#sequenceStarts.get(saId)! } : {}),
     });
+    this.#sequenceStarts.delete(saId);
     if (resume) {
       sa.usage.packets = resume.packets;
       sa.usage.bytes = resume.bytes;

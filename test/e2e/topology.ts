@@ -1,0 +1,96 @@
+/**
+ * Four network namespaces in a line — host A · gateway A · gateway B · host B — joined by veth
+ * pairs. The LANs (10.1.0.0/24, 10.2.0.0/24) have no route to each other except through
+ * whatever the gateways add (our tunnel); the WAN is 192.0.2.0/24. Names start with the
+ * project's prefix and a random suffix; `destroy()` removes them, and an exit hook does too.
+ */
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+
+export const ADDR = {
+  hostA: '10.1.0.10', gwALan: '10.1.0.1', gwAWan: '192.0.2.1',
+  gwBWan: '192.0.2.2', gwBLan: '10.2.0.1', hostB: '10.2.0.10',
+  lanA: '10.1.0.0/24', lanB: '10.2.0.0/24',
+} as const;
+
+const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+
+/** Can this process build namespaces (root, iproute2)? The reason when not. */
+export function e2eUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root (network namespaces)';
+  try {
+    ip('netns', 'list');
+  } catch {
+    return 'needs iproute2 with netns support';
+  }
+  return undefined;
+}
+
+export interface Topology {
+  ns: { hostA: string; gwA: string; gwB: string; hostB: string };
+  /** Runs a command in a namespace and returns its stdout. */
+  exec(ns: string, cmd: string[], timeoutMs?: number): string;
+  /** Starts a long-running command in a namespace. */
+  spawn(ns: string, cmd: string[], options?: SpawnOptions): ChildProcess;
+  destroy(): void;
+}
+
+/**
+ * @example
+ * const t = createTopology(); try { t.exec(t.ns.hostA, ['ping', '-c1', ADDR.hostB]); } finally { t.destroy(); }
+ */
+export function createTopology(): Topology {
+  const tag = randomBytes(3).toString('hex');
+  const ns = { hostA: `ipsec-es-ha-${tag}`, gwA: `ipsec-es-ga-${tag}`, gwB: `ipsec-es-gb-${tag}`, hostB: `ipsec-es-hb-${tag}` };
+  const children = new Set<ChildProcess>();
+  let destroyed = false;
+  const destroy = () => {
+    if (destroyed) return;
+    destroyed = true;
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    for (const n of Object.values(ns)) {
+      try {
+        ip('netns', 'del', n);
+      } catch {
+        /* already gone */
+      }
+    }
+  };
+  process.once('exit', destroy);
+  const inNs = (n: string, ...args: string[]) => ip('-n', n, ...args);
+  try {
+    for (const n of Object.values(ns)) {
+      ip('netns', 'add', n);
+      inNs(n, 'link', 'set', 'lo', 'up');
+    }
+    const link = (a: string, aIf: string, aAddr: string, b: string, bIf: string, bAddr: string) => {
+      ip('link', 'add', `${aIf}-${tag}`, 'netns', a, 'type', 'veth', 'peer', 'name', `${bIf}-${tag}`, 'netns', b);
+      inNs(a, 'link', 'set', `${aIf}-${tag}`, 'name', aIf);
+      inNs(b, 'link', 'set', `${bIf}-${tag}`, 'name', bIf);
+      inNs(a, 'addr', 'add', aAddr, 'dev', aIf);
+      inNs(b, 'addr', 'add', bAddr, 'dev', bIf);
+      inNs(a, 'link', 'set', aIf, 'up');
+      inNs(b, 'link', 'set', bIf, 'up');
+    };
+    link(ns.hostA, 'lan0', `${ADDR.hostA}/24`, ns.gwA, 'lan0', `${ADDR.gwALan}/24`);
+    link(ns.gwA, 'wan0', `${ADDR.gwAWan}/24`, ns.gwB, 'wan0', `${ADDR.gwBWan}/24`);
+    link(ns.gwB, 'lan0', `${ADDR.gwBLan}/24`, ns.hostB, 'lan0', `${ADDR.hostB}/24`);
+    inNs(ns.hostA, 'route', 'add', 'default', 'via', ADDR.gwALan);
+    inNs(ns.hostB, 'route', 'add', 'default', 'via', ADDR.gwBLan);
+    for (const g of [ns.gwA, ns.gwB]) execFileSync('ip', ['netns', 'exec', g, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+  } catch (e) {
+    destroy();
+    throw e;
+  }
+  return {
+    ns,
+    exec: (n, cmd, timeoutMs = 30_000) => execFileSync('ip', ['netns', 'exec', n, ...cmd], { timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] }).toString(),
+    spawn: (n, cmd, options = {}) => {
+      const c = spawn('ip', ['netns', 'exec', n, ...cmd], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+      children.add(c);
+      c.once('exit', () => children.delete(c));
+      return c;
+    },
+    destroy,
+  };
+}
