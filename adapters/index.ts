@@ -15,3 +15,4 @@ export { systemClock } from './clock/systemClock.js';
 export { cryptoRandom, seededRandom } from './random/random.js';
 export { emulatedNic, type EmulatedNic } from './nic/emulatedNic.js';
 export type { OffloadNic, NicSaSpec, NicRxIndication, NicTxResult } from './nic/types.js';
+export * from './udp/index.js';

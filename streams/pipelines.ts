@@ -63,7 +63,8 @@ function runHooks<A extends unknown[]>(hooks: Array<(p: Uint8Array, ...a: A) => 
 
 /**
  * One outbound packet (RFC 4301 §5.1): appends what goes on the wire to `out`; everything else
- * is counted in `gw.drops`. `miss` defaults to the gateway's acquire manager; `null` drops
+ * is counted in `gw.drops`. `packet` is only read during the call (a TUN's reused buffer is
+ * fine): what is kept or sent is a copy or a new buffer. `miss` defaults to the gateway's acquire manager; `null` drops
  * SA misses as `noSa`.
  *
  * @example
@@ -74,7 +75,8 @@ export function processOutbound(gw: Gateway, packet: Uint8Array, out: Uint8Array
   if (!f.ok) return gw.drops.count(f.reason);
   const d = gw.spd.classifyOutbound(f);
   if (d.action !== 'protect') {
-    if (d.action === 'bypass') out.push(packet);
+    // A copy: `packet` may be a view into a buffer the TUN reuses at its next read.
+    if (d.action === 'bypass') out.push(packet.slice());
     else gw.drops.count('discarded');
     return;
   }
@@ -85,7 +87,8 @@ export function processOutbound(gw: Gateway, packet: Uint8Array, out: Uint8Array
     // handler counts its own drops.
     if (!miss) return gw.drops.count('noSa');
     const selectorIndex = d.policy.selectors.findIndex((s) => selectorMatches(s, f));
-    if (miss.onMiss(packet, d, selectorIndex, f) === 'passed') out.push(packet);
+    const held = packet.slice(); // it may wait for its SA: not a view of a reused TUN buffer
+    if (miss.onMiss(held, d, selectorIndex, f) === 'passed') out.push(held);
     return;
   }
   const r = gw.nicTransmit(sa, packet) ?? encapsulate(packet, sa, gw.iv);

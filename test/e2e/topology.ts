@@ -62,6 +62,8 @@ export function createTopology(): Topology {
     for (const n of Object.values(ns)) {
       ip('netns', 'add', n);
       inNs(n, 'link', 'set', 'lo', 'up');
+      // IPv4 only: no IPv6 neighbour discovery chatter in the captures.
+      execFileSync('ip', ['netns', 'exec', n, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
     }
     const link = (a: string, aIf: string, aAddr: string, b: string, bIf: string, bAddr: string) => {
       ip('link', 'add', `${aIf}-${tag}`, 'netns', a, 'type', 'veth', 'peer', 'name', `${bIf}-${tag}`, 'netns', b);

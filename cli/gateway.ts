@@ -1,0 +1,99 @@
+/**
+ * `ipsec-es gateway`: one gateway process on a real TUN device and a UDP socket (ESP-in-UDP,
+ * RFC 3948), with the embedded event store in a directory. Policies and static (manually keyed)
+ * SAs come from an XML policy file; on a restart the SAs are rebuilt from the log (their keys
+ * from the same file) and the outbound sequence resumes past the last checkpoint plus a margin.
+ */
+import { join } from 'node:path';
+import { fromEventPattern, Subject } from 'rxjs';
+import { factLog, readLog } from '../adapters/eventStore/facts.js';
+import { fileLogEventStore } from '../adapters/eventStore/fileLog/fileLogEventStore.js';
+import { memoryKeyStore } from '../adapters/keyStore/memoryKeyStore.js';
+import { systemClock } from '../adapters/clock/systemClock.js';
+import { cryptoRandom } from '../adapters/random/random.js';
+import { loadPolicyFile } from '../adapters/policyFile/loader.js';
+import type { TunDevice } from '../adapters/tun/types.js';
+import type { DatagramBind } from '../adapters/udp/types.js';
+import { Spd } from '../engine/spd/spd.js';
+import { Gateway } from '../machines/gateway/gateway.js';
+import { inbound, outbound } from '../streams/pipelines.js';
+import { staticSaInstallSpecs } from './staticSas.js';
+import { udpWire } from '../adapters/udp/wire.js';
+
+export interface GatewayProcessOptions {
+  /** The XML policy file. */
+  config: string;
+  /** The event log's directory (created if missing). */
+  store: string;
+  /** Opens the TUN device (the real one, or `memoryTun()` in tests). */
+  tun: () => Promise<TunDevice>;
+  /** Opens the UDP socket (port 4500 by default). */
+  bind: () => Promise<DatagramBind>;
+  /** Our address on the WAN, when the bind is on a wildcard (default: the inbound SAs' destination). */
+  localAddress?: string;
+  /** Where status lines go (JSON, one per line). */
+  log?: (line: string) => void;
+}
+
+export interface RunningGateway {
+  gateway: Gateway;
+  tun: TunDevice;
+  bind: DatagramBind;
+  /** Counters and SA states, JSON-safe. */
+  status(): Record<string, unknown>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a gateway process's data and control planes.
+ *
+ * @example
+ * const gw = await runGateway({ config: 'gw-a.xml', store: '/var/lib/ipsec-es/a', tun: () => openLinuxTun({ name: 'ipsec0' }), bind: () => udpBind({ address: '0.0.0.0', port: 4500 }) });
+ */
+export async function runGateway(o: GatewayProcessOptions): Promise<RunningGateway> {
+  const say = o.log ?? ((line: string) => console.log(line));
+  const file = await loadPolicyFile(o.config);
+  const store = await fileLogEventStore({ directory: join(o.store, 'log') });
+  const keys = memoryKeyStore();
+  const specs = await staticSaInstallSpecs(file.staticSas);
+  // Static keys live in the policy file: put them where a restore looks for them.
+  for (const s of specs) await keys.put(`sa-${s.id}`, s.keys.integKey ? { encKey: s.keys.encKey, integKey: s.keys.integKey } : { encKey: s.keys.encKey });
+  const gateway = new Gateway({ name: file.path, deps: { clock: systemClock, random: cryptoRandom, log: factLog(store) }, keys, spd: new Spd(file.policies, { defaultOutbound: file.defaultAction, defaultInbound: file.defaultAction }) });
+  const logged = new Set((await readLog(store)).map((l) => l.streamName));
+  const known = [...logged].filter((s) => s.startsWith('sa-')).map((s) => s.slice(3));
+  await gateway.restore(known);
+  for (const s of specs) if (!logged.has(`sa-${s.id}`)) await gateway.installSa(s);
+  say(JSON.stringify({ event: 'started', restored: known.length, installed: specs.filter((s) => !logged.has(`sa-${s.id}`)).length, sas: gateway.saIds().map((id) => ({ id, status: gateway.state(id)?.status })) }));
+
+  const tun = await o.tun();
+  const bind = await o.bind();
+  const fromTun = fromEventPattern<readonly Uint8Array[]>((h) => tun.read(h, (e) => say(JSON.stringify({ event: 'tunError', message: e.message }))), (_h, stop: () => void) => stop());
+  const fromWireIn = new Subject<Uint8Array[]>();
+  // Node does not say which local address a datagram came to; the SAD looks inbound SAs up by
+  // (SPI, destination): on a wildcard bind, our address is the inbound SAs' tunnel destination.
+  const ours = (family: 4 | 6) => gateway.saIds().map((id) => gateway.state(id)?.params).find((p) => p?.direction === 'inbound' && (p.dst.includes(':') ? 6 : 4) === family)?.dst;
+  const v4 = o.localAddress ?? ours(4);
+  const v6 = ours(6);
+  const wire = udpWire({ bind, drops: gateway.drops, local: { ...(v4 ? { v4 } : {}), ...(v6 ? { v6 } : {}) }, onDatagrams: (batch) => fromWireIn.next(batch) });
+  const subs = [
+    fromTun.pipe(outbound(gateway)).subscribe((packets) => wire.send(packets)),
+    fromWireIn.pipe(inbound(gateway)).subscribe((packets) => tun.write(packets)),
+  ];
+  const status = () => ({
+    sas: gateway.saIds().map((id) => { const s = gateway.state(id)!; return { id, status: s.status, direction: s.params?.direction, spi: s.params?.spi, usage: s.usage }; }),
+    drops: Object.fromEntries(Object.entries(gateway.drops.global).filter(([, n]) => n > 0)),
+    tun: tun.stats(),
+    udp: bind.counters,
+    wire: wire.counters,
+  });
+  return {
+    gateway, tun, bind, status,
+    async stop() {
+      for (const s of subs) s.unsubscribe();
+      await gateway.settled().catch(() => {});
+      gateway.stop();
+      await Promise.allSettled([tun.close(), bind.close()]);
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "ipsec_es_tun",
+      "sources": ["tun.c"],
+      "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
+      "conditions": [["OS!='linux'", {"type": "none"}]]
+    }
+  ]
+}

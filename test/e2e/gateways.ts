@@ -1,0 +1,94 @@
+/**
+ * Starts our gateway processes in the e2e topology: `ipsec-es gateway` (cli/main.ts through tsx)
+ * inside gateway A's and B's namespaces, with static keys, the embedded event log on disk and a
+ * route to the other LAN through the TUN device. Resolves once each has said `started`.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { siteConfig, type SiteKeys } from './siteConfig.js';
+import { ADDR, type Topology } from './topology.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+// One process (no tsx wrapper between us and the gateway): signals reach it directly.
+const NODE_ARGS = ['--import', 'tsx'];
+
+export interface GatewayProcess {
+  side: 'a' | 'b';
+  child: ChildProcess;
+  store: string;
+  /** Every JSON line it printed. */
+  lines: Array<Record<string, unknown>>;
+  /** Asks for a status line (SIGUSR2) and returns it. */
+  status(): Promise<Record<string, unknown>>;
+  /** SIGTERM; resolves with the exit code and the last status. */
+  stop(): Promise<{ code: number | null; last: Record<string, unknown> | undefined }>;
+}
+
+export function newKeys(): SiteKeys {
+  return { ab: { spi: 0x1000 + randomBytes(2).readUInt16BE(), key: randomBytes(20).toString('hex') }, ba: { spi: 0x20000 + randomBytes(2).readUInt16BE(), key: randomBytes(20).toString('hex') } };
+}
+
+/**
+ * @example
+ * const a = await startGateway(t, 'a', keys, dir);
+ */
+export async function startGateway(t: Topology, side: 'a' | 'b', keys: SiteKeys, dir = mkdtempSync(join(tmpdir(), 'ipsec-es-e2e-')), store = join(dir, `store-${side}`)): Promise<GatewayProcess> {
+  const config = join(dir, `${side}.xml`);
+  writeFileSync(config, siteConfig(side, keys));
+  const [ns, peerLan] = side === 'a' ? [t.ns.gwA, ADDR.lanB] : [t.ns.gwB, ADDR.lanA];
+  const child = t.spawn(ns, [process.execPath, ...NODE_ARGS, join(ROOT, 'cli/main.ts'), 'gateway', '--config', config, '--store', store, '--tun', 'ipsec0', '--route', peerLan], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: Array<Record<string, unknown>> = [];
+  let stderr = '';
+  const waiters: Array<(line: Record<string, unknown>) => void> = [];
+  let buffered = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const text = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      try {
+        const line = JSON.parse(text) as Record<string, unknown>;
+        lines.push(line);
+        for (const w of waiters.splice(0)) w(line);
+      } catch {
+        /* not a status line */
+      }
+    }
+  });
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const next = (event: string, timeoutMs = 20_000) =>
+    new Promise<Record<string, unknown>>((resolvePromise, reject) => {
+      const timer = setTimeout(() => reject(new Error(`gateway ${side}: no '${event}' within ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
+      const check = (line: Record<string, unknown>) => {
+        if (line.event === event) {
+          clearTimeout(timer);
+          resolvePromise(line);
+        } else waiters.push(check);
+      };
+      waiters.push(check);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`gateway ${side} exited (${code}) before '${event}'; stderr: ${stderr}`));
+      });
+    });
+  await next('running');
+  return {
+    side, child, store, lines,
+    status: async () => {
+      const p = next('status');
+      child.kill('SIGUSR2');
+      return p;
+    },
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, last: lines.at(-1) };
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      const code = await exited;
+      return { code, last: lines.filter((l) => l.event === 'stopping').at(-1) };
+    },
+  };
+}
