@@ -18,6 +18,8 @@ const NODE_ARGS = ['--import', 'tsx'];
 export interface GatewayProcess {
   side: 'a' | 'b';
   child: ChildProcess;
+  /** Its working directory (config) and event-store directory: start it again on these to restart. */
+  dir: string;
   store: string;
   /** Every JSON line it printed. */
   lines: Array<Record<string, unknown>>;
@@ -77,7 +79,7 @@ export async function startGateway(t: Topology, side: 'a' | 'b', keys: SiteKeys,
     });
   await next('running');
   return {
-    side, child, store, lines,
+    side, child, dir, store, lines,
     status: async () => {
       const p = next('status');
       child.kill('SIGUSR2');

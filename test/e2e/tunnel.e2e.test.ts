@@ -60,7 +60,7 @@ describe.skipIf(why !== undefined)(`two gateways in network namespaces${why ? ` 
     await new Promise((r) => server.once('exit', r));
     const udpServer = t.spawn(t.ns.hostB, ['iperf3', '-s', '-1', '-B', ADDR.hostB]);
     await new Promise((r) => setTimeout(r, 500));
-    const udp = JSON.parse(t.exec(t.ns.hostA, ['iperf3', '-c', ADDR.hostB, '-u', '-b', '20M', '-t', '2', '-J'], 60_000)) as { end: { sum: { lost_percent: number; packets: number } } };
+    const udp = JSON.parse(t.exec(t.ns.hostA, ['iperf3', '-c', ADDR.hostB, '-u', '-b', '20M', '-l', '1200', '-t', '2', '-J'], 60_000)) as { end: { sum: { lost_percent: number; packets: number } } };
     await new Promise((r) => udpServer.once('exit', r));
     expect(udp.end.sum.packets).toBeGreaterThan(1000);
     expect(udp.end.sum.lost_percent).toBeLessThan(1);
