@@ -37,6 +37,12 @@ export interface GatewayProcessOptions {
 
 export interface RunningGateway {
   gateway: Gateway;
+  /**
+   * Reads the policy file again (SIGHUP): the SPD is replaced, static SAs new to the file are
+   * installed, and a complete new pair for a policy that has a live pair replaces it make-before-
+   * break (the old outbound SA leaves at once, the old inbound drains): a manual rekey.
+   */
+  reload(): Promise<{ installed: string[]; rekeyed: string[] }>;
   tun: TunDevice;
   bind: DatagramBind;
   /** Counters and SA states, JSON-safe. */
@@ -55,6 +61,7 @@ export async function runGateway(o: GatewayProcessOptions): Promise<RunningGatew
   const file = await loadPolicyFile(o.config);
   const store = await fileLogEventStore({ directory: join(o.store, 'log') });
   const keys = memoryKeyStore();
+  // Manual rekeys keep the old inbound SA for a drain period, then delete it (make-before-break).
   const specs = await staticSaInstallSpecs(file.staticSas);
   // Static keys live in the policy file: put them where a restore looks for them.
   for (const s of specs) await keys.put(`sa-${s.id}`, s.keys.integKey ? { encKey: s.keys.encKey, integKey: s.keys.integKey } : { encKey: s.keys.encKey });
@@ -86,8 +93,31 @@ export async function runGateway(o: GatewayProcessOptions): Promise<RunningGatew
     udp: bind.counters,
     wire: wire.counters,
   });
+  const reload = async () => {
+    const next = await loadPolicyFile(o.config);
+    const specs = await staticSaInstallSpecs(next.staticSas);
+    gateway.spd.replaceAll(next.policies);
+    const fresh = specs.filter((s) => gateway.state(s.id) === undefined);
+    for (const s of fresh) {
+      await keys.put(`sa-${s.id}`, s.keys.integKey ? { encKey: s.keys.encKey, integKey: s.keys.integKey } : { encKey: s.keys.encKey });
+      await gateway.installSa(s);
+    }
+    const rekeyed: string[] = [];
+    for (const out of fresh.filter((s) => s.params.direction === 'outbound' && s.params.pairedSaId)) {
+      const inboundSaId = out.params.pairedSaId!;
+      if (gateway.state(inboundSaId)?.status !== 'mature') continue;
+      const old = gateway.saIds().find((id) => { const st = gateway.state(id); return id !== out.id && st?.status === 'mature' && st.params?.direction === 'outbound' && st.params.policyId === out.params.policyId && st.params.pairedSaId !== undefined; });
+      if (!old) continue;
+      gateway.rekeys.adopt({ outboundSaId: old, inboundSaId: gateway.state(old)!.params!.pairedSaId! }, { outboundSaId: out.id, inboundSaId }, `manual-rekey-${out.id}`);
+      rekeyed.push(old);
+    }
+    await gateway.settled();
+    const result = { installed: fresh.map((s) => s.id), rekeyed };
+    say(JSON.stringify({ event: 'reloaded', ...result }));
+    return result;
+  };
   return {
-    gateway, tun, bind, status,
+    gateway, tun, bind, status, reload,
     async stop() {
       for (const s of subs) s.unsubscribe();
       await gateway.settled().catch(() => {});

@@ -22,8 +22,9 @@ gateway: runs a gateway on a Linux TUN device and ESP-in-UDP (RFC 3948) on UDP p
   --listen <address>  UDP address to bind (default 0.0.0.0)
   --port <n>          UDP port (default 4500)
   --route <prefix>    add a route to <prefix> through the TUN device (repeatable)
-Needs root (CAP_NET_ADMIN) and /dev/net/tun. SIGUSR2 prints a status line (JSON); SIGTERM or
-SIGINT stops cleanly.
+Needs root (CAP_NET_ADMIN) and /dev/net/tun. SIGHUP reloads the policy file (new static SAs are
+installed; a complete new pair replaces the live one make-before-break: a manual rekey).
+SIGUSR2 prints a status line (JSON); SIGTERM or SIGINT stops cleanly.
 
 Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad arguments or configuration.`;
 
@@ -65,6 +66,7 @@ async function main(argv: string[]): Promise<number> {
     bind: async () => udpBind({ address: values.listen!, port }),
   });
   process.on('SIGUSR2', () => console.log(JSON.stringify({ event: 'status', ...running.status() })));
+  process.on('SIGHUP', () => void running.reload().catch((e: unknown) => console.log(JSON.stringify({ event: 'reloadFailed', message: (e as Error).message }))));
   console.log(JSON.stringify({ event: 'running', tun: running.tun.name, udp: `${running.bind.localAddress}:${running.bind.localPort}` }));
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => resolve());

@@ -58,7 +58,10 @@ export async function staticSaInstallSpecs(sas: readonly StaticSaSpec[]): Promis
     const encKey = await bytesOf(s.encryptionKey, `${what} encryption key`);
     const integKey = await bytesOf(s.integrityKey, `${what} integrity key`);
     if (!encKey) throw new KeyRefError(`${what}: no encryption key`);
-    const paired = s.reqid === undefined ? undefined : sas.find((o) => o !== s && o.reqid === s.reqid && o.direction !== s.direction);
+    // One reqid can hold several generations of a pair (a manual rekey adds the next before the
+    // old one goes): the k-th inbound SA of a reqid pairs with its k-th outbound SA, in file order.
+    const group = (direction: string) => sas.filter((o) => o.reqid === s.reqid && o.direction === direction);
+    const paired = s.reqid === undefined ? undefined : group(s.direction === 'inbound' ? 'outbound' : 'inbound')[group(s.direction).indexOf(s)];
     out.push({
       id: s.id,
       params: {

@@ -23,6 +23,8 @@ export interface GatewayProcess {
   store: string;
   /** Every JSON line it printed. */
   lines: Array<Record<string, unknown>>;
+  /** Rewrites its policy file and sends SIGHUP; resolves with the `reloaded` line. */
+  reload(xml: string): Promise<Record<string, unknown>>;
   /** Asks for a status line (SIGUSR2) and returns it. */
   status(): Promise<Record<string, unknown>>;
   /** SIGTERM; resolves with the exit code and the last status. */
@@ -37,7 +39,7 @@ export function newKeys(): SiteKeys {
  * @example
  * const a = await startGateway(t, 'a', keys, dir);
  */
-export async function startGateway(t: Topology, side: 'a' | 'b', keys: SiteKeys, dir = mkdtempSync(join(tmpdir(), 'ipsec-es-e2e-')), store = join(dir, `store-${side}`)): Promise<GatewayProcess> {
+export async function startGateway(t: Topology, side: 'a' | 'b', keys: SiteKeys | SiteKeys[], dir = mkdtempSync(join(tmpdir(), 'ipsec-es-e2e-')), store = join(dir, `store-${side}`)): Promise<GatewayProcess> {
   const config = join(dir, `${side}.xml`);
   writeFileSync(config, siteConfig(side, keys));
   const [ns, peerLan] = side === 'a' ? [t.ns.gwA, ADDR.lanB] : [t.ns.gwB, ADDR.lanA];
@@ -80,6 +82,12 @@ export async function startGateway(t: Topology, side: 'a' | 'b', keys: SiteKeys,
   await next('running');
   return {
     side, child, dir, store, lines,
+    reload: async (xml: string) => {
+      writeFileSync(config, xml);
+      const p = next('reloaded');
+      child.kill('SIGHUP');
+      return p;
+    },
     status: async () => {
       const p = next('status');
       child.kill('SIGUSR2');

@@ -65,18 +65,31 @@ const bypassWan = (local: string, remote: string) => `
       </spd-entry>`;
 
 /**
+ * A side's policy file. With several generations of keys, each is a pair of static SAs under the
+ * same reqid (a manual rekey adds the next generation before the old one goes); `lastInboundOnly`
+ * writes the last generation's inbound SA alone (the first step of a make-before-break rekey).
+ *
  * @example
  * writeFileSync('a.xml', siteConfig('a', keys));
  */
-export function siteConfig(side: 'a' | 'b', keys: SiteKeys): string {
+export function siteConfig(side: 'a' | 'b', keys: SiteKeys | SiteKeys[], options: { lastInboundOnly?: boolean } = {}): string {
+  const generations = Array.isArray(keys) ? keys : [keys];
   const [me, peer, myLan, peerLan] = side === 'a' ? [ADDR.gwAWan, ADDR.gwBWan, ADDR.lanA, ADDR.lanB] : [ADDR.gwBWan, ADDR.gwAWan, ADDR.lanB, ADDR.lanA];
-  const [out, inn] = side === 'a' ? [keys.ab, keys.ba] : [keys.ba, keys.ab];
+  const sas = generations
+    .map((g, i) => {
+      const [out, inn] = side === 'a' ? [g.ab, g.ba] : [g.ba, g.ab];
+      const suffix = i === 0 ? '' : `-${i + 1}`;
+      const inbound = sa(`sa-in${suffix}`, 1, inn.spi, 'inbound', inn.key, me, peer, '\n          <anti-replay-window-size>1024</anti-replay-window-size>');
+      const last = i === generations.length - 1;
+      return (last && options.lastInboundOnly ? '' : sa(`sa-out${suffix}`, 1, out.spi, 'outbound', out.key, me, peer)) + inbound;
+    })
+    .join('');
   return `<?xml version="1.0" encoding="UTF-8"?>
 <ipsec-policy xmlns="urn:ipsec-es:policy:1">
   <ipsec-ikeless>
     <spd>${bypassWan(me, peer)}${policy('lan-out', 'outbound', myLan, peerLan, me, peer)}${policy('lan-in', 'inbound', myLan, peerLan, me, peer)}
     </spd>
-    <sad>${sa('sa-out', 1, out.spi, 'outbound', out.key, me, peer)}${sa('sa-in', 1, inn.spi, 'inbound', inn.key, me, peer, '\n          <anti-replay-window-size>1024</anti-replay-window-size>')}
+    <sad>${sas}
     </sad>
   </ipsec-ikeless>
 </ipsec-policy>
