@@ -19,6 +19,8 @@ import { Gateway } from '../machines/gateway/gateway.js';
 import { inbound, outbound } from '../streams/pipelines.js';
 import { staticSaInstallSpecs } from './staticSas.js';
 import { udpWire } from '../adapters/udp/wire.js';
+import type { EmulatedNic } from '../adapters/nic/emulatedNic.js';
+import { serveControl } from './control.js';
 
 export interface GatewayProcessOptions {
   /** The XML policy file. */
@@ -31,6 +33,10 @@ export interface GatewayProcessOptions {
   bind: () => Promise<DatagramBind>;
   /** Our address on the WAN, when the bind is on a wildcard (default: the inbound SAs' destination). */
   localAddress?: string;
+  /** An offload NIC (e.g. `emulatedNic()`); SAs whose policy prefers offload are offered to it. */
+  nic?: EmulatedNic;
+  /** The control socket's path (default `<store>/control.sock`). */
+  control?: string;
   /** Where status lines go (JSON, one per line). */
   log?: (line: string) => void;
 }
@@ -65,7 +71,8 @@ export async function runGateway(o: GatewayProcessOptions): Promise<RunningGatew
   const specs = await staticSaInstallSpecs(file.staticSas);
   // Static keys live in the policy file: put them where a restore looks for them.
   for (const s of specs) await keys.put(`sa-${s.id}`, s.keys.integKey ? { encKey: s.keys.encKey, integKey: s.keys.integKey } : { encKey: s.keys.encKey });
-  const gateway = new Gateway({ name: file.path, deps: { clock: systemClock, random: cryptoRandom, log: factLog(store) }, keys, spd: new Spd(file.policies, { defaultOutbound: file.defaultAction, defaultInbound: file.defaultAction }) });
+  const gateway = new Gateway({ name: file.path, deps: { clock: systemClock, random: cryptoRandom, log: factLog(store) }, keys, spd: new Spd(file.policies, { defaultOutbound: file.defaultAction, defaultInbound: file.defaultAction }), ...(o.nic ? { nic: o.nic } : {}) });
+  await gateway.offload?.ready();
   const logged = new Set((await readLog(store)).map((l) => l.streamName));
   const known = [...logged].filter((s) => s.startsWith('sa-')).map((s) => s.slice(3));
   await gateway.restore(known);
@@ -92,6 +99,7 @@ export async function runGateway(o: GatewayProcessOptions): Promise<RunningGatew
     tun: tun.stats(),
     udp: bind.counters,
     wire: wire.counters,
+    ...(o.nic ? { nic: { ...o.nic.counters, sas: o.nic.saCount } } : {}),
   });
   const reload = async () => {
     const next = await loadPolicyFile(o.config);
@@ -116,10 +124,23 @@ export async function runGateway(o: GatewayProcessOptions): Promise<RunningGatew
     say(JSON.stringify({ event: 'reloaded', ...result }));
     return result;
   };
+  const control = await serveControl(o.control ?? join(o.store, 'control.sock'), {
+    status: () => status(),
+    reload: () => reload(),
+    // Fault injection on the emulated NIC: the next packet over the SA carries SaDeleteReq.
+    'nic.requestDelete': (r) => {
+      const handle = gateway.state(String(r.saId))?.offload?.handle;
+      if (!o.nic || handle === undefined) throw new Error(`SA ${String(r.saId)} is not offloaded`);
+      o.nic.faults.requestDeleteOnNext(handle);
+      return { handle };
+    },
+    facts: async (r) => ({ facts: (await readLog(store)).filter((l) => r.stream === undefined || l.streamName === r.stream).map((l) => ({ stream: l.streamName, type: l.fact.type, data: l.fact.data, at: l.fact.meta.at })) }),
+  });
   return {
     gateway, tun, bind, status, reload,
     async stop() {
       for (const s of subs) s.unsubscribe();
+      control.close();
       await gateway.settled().catch(() => {});
       gateway.stop();
       await Promise.allSettled([tun.close(), bind.close()]);

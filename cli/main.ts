@@ -22,6 +22,10 @@ gateway: runs a gateway on a Linux TUN device and ESP-in-UDP (RFC 3948) on UDP p
   --listen <address>  UDP address to bind (default 0.0.0.0)
   --port <n>          UDP port (default 4500)
   --route <prefix>    add a route to <prefix> through the TUN device (repeatable)
+  --offload emulated[:N]  offload to an emulated NIC (NDIS IPsec offload v2 shaped, real
+                      crypto) with room for N SAs (default 1024), where a policy prefers offload
+  --control <path>    control socket (default <store>/control.sock): JSON lines, e.g.
+                      {"cmd":"status"}, {"cmd":"facts"}, {"cmd":"reload"}
 Needs root (CAP_NET_ADMIN) and /dev/net/tun. SIGHUP reloads the policy file (new static SAs are
 installed; a complete new pair replaces the live one make-before-break: a manual rekey).
 SIGUSR2 prints a status line (JSON); SIGTERM or SIGINT stops cleanly.
@@ -40,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
   }
   let values;
   try {
-    ({ values } = parseArgs({ args: rest, options: { config: { type: 'string' }, store: { type: 'string' }, tun: { type: 'string', default: 'ipsec0' }, mtu: { type: 'string', default: '1400' }, listen: { type: 'string', default: '0.0.0.0' }, port: { type: 'string', default: '4500' }, route: { type: 'string', multiple: true, default: [] }, help: { type: 'boolean', short: 'h' } }, strict: true }));
+    ({ values } = parseArgs({ args: rest, options: { config: { type: 'string' }, store: { type: 'string' }, tun: { type: 'string', default: 'ipsec0' }, mtu: { type: 'string', default: '1400' }, listen: { type: 'string', default: '0.0.0.0' }, port: { type: 'string', default: '4500' }, route: { type: 'string', multiple: true, default: [] }, offload: { type: 'string' }, control: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true }));
   } catch (e) {
     console.error(`ipsec-es gateway: ${(e as Error).message}\n\n${HELP}`);
     return 2;
@@ -57,6 +61,13 @@ async function main(argv: string[]): Promise<number> {
   const port = Number(values.port);
   if (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535) return usage(`--mtu must be an integer in 576..65535, got ${values.mtu}`);
   if (!Number.isInteger(port) || port < 1 || port > 65535) return usage(`--port must be an integer in 1..65535, got ${values.port}`);
+  let nic;
+  if (values.offload !== undefined) {
+    const m = /^emulated(?::(\d+))?$/.exec(values.offload);
+    if (!m) return usage(`--offload must be emulated or emulated:<capacity>, got ${values.offload}`);
+    const { emulatedNic } = await import('../adapters/nic/emulatedNic.js');
+    nic = emulatedNic({ name: 'nic0', capabilities: { saOffloadCapacity: m[1] === undefined ? 1024 : Number(m[1]) } });
+  }
   const { openLinuxTun } = await import('../adapters/tun/linuxTun.js');
   const { udpBind } = await import('../adapters/udp/udpBind.js');
   const running = await runGateway({
@@ -64,6 +75,8 @@ async function main(argv: string[]): Promise<number> {
     store: values.store,
     tun: async () => openLinuxTun({ name: values.tun!, mtu, up: true, routes: values.route as string[] }),
     bind: async () => udpBind({ address: values.listen!, port }),
+    ...(nic ? { nic } : {}),
+    ...(values.control ? { control: values.control } : {}),
   });
   process.on('SIGUSR2', () => console.log(JSON.stringify({ event: 'status', ...running.status() })));
   process.on('SIGHUP', () => void running.reload().catch((e: unknown) => console.log(JSON.stringify({ event: 'reloadFailed', message: (e as Error).message }))));

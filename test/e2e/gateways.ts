@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { siteConfig, type SiteKeys } from './siteConfig.js';
+import { controlRequest } from '../../cli/control.js';
 import { ADDR, type Topology } from './topology.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -25,6 +26,8 @@ export interface GatewayProcess {
   lines: Array<Record<string, unknown>>;
   /** Rewrites its policy file and sends SIGHUP; resolves with the `reloaded` line. */
   reload(xml: string): Promise<Record<string, unknown>>;
+  /** One request to its control socket. */
+  control(request: { cmd: string; [arg: string]: unknown }): Promise<Record<string, unknown>>;
   /** Asks for a status line (SIGUSR2) and returns it. */
   status(): Promise<Record<string, unknown>>;
   /** SIGTERM; resolves with the exit code and the last status. */
@@ -39,11 +42,11 @@ export function newKeys(): SiteKeys {
  * @example
  * const a = await startGateway(t, 'a', keys, dir);
  */
-export async function startGateway(t: Topology, side: 'a' | 'b', keys: SiteKeys | SiteKeys[], dir = mkdtempSync(join(tmpdir(), 'ipsec-es-e2e-')), store = join(dir, `store-${side}`)): Promise<GatewayProcess> {
+export async function startGateway(t: Topology, side: 'a' | 'b', keys: SiteKeys | SiteKeys[], dir = mkdtempSync(join(tmpdir(), 'ipsec-es-e2e-')), store = join(dir, `store-${side}`), options: { xml?: string; args?: string[] } = {}): Promise<GatewayProcess> {
   const config = join(dir, `${side}.xml`);
-  writeFileSync(config, siteConfig(side, keys));
+  writeFileSync(config, options.xml ?? siteConfig(side, keys));
   const [ns, peerLan] = side === 'a' ? [t.ns.gwA, ADDR.lanB] : [t.ns.gwB, ADDR.lanA];
-  const child = t.spawn(ns, [process.execPath, ...NODE_ARGS, join(ROOT, 'cli/main.ts'), 'gateway', '--config', config, '--store', store, '--tun', 'ipsec0', '--route', peerLan], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = t.spawn(ns, [process.execPath, ...NODE_ARGS, join(ROOT, 'cli/main.ts'), 'gateway', '--config', config, '--store', store, '--tun', 'ipsec0', '--route', peerLan, ...(options.args ?? [])], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Array<Record<string, unknown>> = [];
   let stderr = '';
   const waiters: Array<(line: Record<string, unknown>) => void> = [];
@@ -82,6 +85,7 @@ export async function startGateway(t: Topology, side: 'a' | 'b', keys: SiteKeys 
   await next('running');
   return {
     side, child, dir, store, lines,
+    control: (request) => controlRequest(join(store, 'control.sock'), request),
     reload: async (xml: string) => {
       writeFileSync(config, xml);
       const p = next('reloaded');

@@ -26,7 +26,7 @@ const sa = (name: string, reqid: number, spi: number, direction: 'inbound' | 'ou
         </ipsec-sa-config>
       </sad-entry>`;
 
-const policy = (name: string, direction: 'inbound' | 'outbound', localNet: string, remoteNet: string, local: string, remote: string) => `
+const policy = (name: string, direction: 'inbound' | 'outbound', localNet: string, remoteNet: string, local: string, remote: string, offload = false) => `
       <spd-entry>
         <name>${name}</name>
         <direction>${direction}</direction>
@@ -39,7 +39,7 @@ const policy = (name: string, direction: 'inbound' | 'outbound', localNet: strin
               <ext-seq-num>true</ext-seq-num>
               <mode>tunnel</mode>
               <esp-algorithms><suite>aes128gcm16</suite></esp-algorithms>
-              <tunnel><local>${local}</local><remote>${remote}</remote></tunnel>
+              <tunnel><local>${local}</local><remote>${remote}</remote></tunnel>${offload ? '\n              <offload>prefer</offload>' : ''}
             </ipsec-sa-cfg>
           </processing-info>
         </ipsec-policy-config>
@@ -72,7 +72,7 @@ const bypassWan = (local: string, remote: string) => `
  * @example
  * writeFileSync('a.xml', siteConfig('a', keys));
  */
-export function siteConfig(side: 'a' | 'b', keys: SiteKeys | SiteKeys[], options: { lastInboundOnly?: boolean } = {}): string {
+export function siteConfig(side: 'a' | 'b', keys: SiteKeys | SiteKeys[], options: { lastInboundOnly?: boolean; offload?: boolean; inboundFirst?: boolean } = {}): string {
   const generations = Array.isArray(keys) ? keys : [keys];
   const [me, peer, myLan, peerLan] = side === 'a' ? [ADDR.gwAWan, ADDR.gwBWan, ADDR.lanA, ADDR.lanB] : [ADDR.gwBWan, ADDR.gwAWan, ADDR.lanB, ADDR.lanA];
   const sas = generations
@@ -81,13 +81,14 @@ export function siteConfig(side: 'a' | 'b', keys: SiteKeys | SiteKeys[], options
       const suffix = i === 0 ? '' : `-${i + 1}`;
       const inbound = sa(`sa-in${suffix}`, 1, inn.spi, 'inbound', inn.key, me, peer, '\n          <anti-replay-window-size>1024</anti-replay-window-size>');
       const last = i === generations.length - 1;
-      return (last && options.lastInboundOnly ? '' : sa(`sa-out${suffix}`, 1, out.spi, 'outbound', out.key, me, peer)) + inbound;
+      const outbound = last && options.lastInboundOnly ? '' : sa(`sa-out${suffix}`, 1, out.spi, 'outbound', out.key, me, peer);
+      return options.inboundFirst ? inbound + outbound : outbound + inbound;
     })
     .join('');
   return `<?xml version="1.0" encoding="UTF-8"?>
 <ipsec-policy xmlns="urn:ipsec-es:policy:1">
   <ipsec-ikeless>
-    <spd>${bypassWan(me, peer)}${policy('lan-out', 'outbound', myLan, peerLan, me, peer)}${policy('lan-in', 'inbound', myLan, peerLan, me, peer)}
+    <spd>${bypassWan(me, peer)}${policy('lan-out', 'outbound', myLan, peerLan, me, peer, options.offload)}${policy('lan-in', 'inbound', myLan, peerLan, me, peer, options.offload)}
     </spd>
     <sad>${sas}
     </sad>
