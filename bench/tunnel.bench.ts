@@ -63,10 +63,10 @@ const gateways: GatewayProcess[] = [];
 try {
   execFileSync(HARNESS, ['clean'], { stdio: 'ignore' });
   execFileSync(HARNESS, ['basic'], { stdio: 'ignore', env: { ...process.env, KEEP: '1' }, timeout: 120_000 });
-  ours = createTopology();
+  ours = await createTopology();
   const keys = newKeys();
   gateways.push(...(await Promise.all([startGateway(ours, 'a', keys), startGateway(ours, 'b', keys)])));
-  plain = createTopology();
+  plain = await createTopology({ exclusive: false });
   plain.exec(plain.ns.gwA, ['ip', 'route', 'add', ADDR.lanB, 'via', ADDR.gwBWan]);
   plain.exec(plain.ns.gwB, ['ip', 'route', 'add', ADDR.lanA, 'via', ADDR.gwAWan]);
   const cells = {

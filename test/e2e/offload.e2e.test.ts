@@ -30,7 +30,7 @@ describe.skipIf(why !== undefined)(`offload on one side${why ? ` (skipped: ${why
   }, 20_000);
 
   it('NIC decrypts the inbound SA, capacity sends the outbound to software, SaDeleteReq deletes both once, a rekey brings traffic back', async () => {
-    t = createTopology();
+    t = await createTopology();
     const gen1 = newKeys();
     const gen2 = newKeys();
     const aXml = (gens: typeof gen1[]) => siteConfig('a', gens, { offload: true, inboundFirst: true });

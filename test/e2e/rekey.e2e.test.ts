@@ -28,7 +28,7 @@ describe.skipIf(why !== undefined)(`rekey under an iperf3 run${why ? ` (skipped:
   }, 20_000);
 
   it('no TCP reset, no ESP loss, the old SAs replaced make-before-break and deleted after the drain', async () => {
-    t = createTopology();
+    t = await createTopology();
     const gen1 = newKeys();
     const gen2 = newKeys();
     const [a, b] = await Promise.all([startGateway(t, 'a', gen1), startGateway(t, 'b', gen1)]);

@@ -38,7 +38,7 @@ describe.skipIf(why !== undefined)(`kill -9 and restart from the log${why ? ` (s
   }, 20_000);
 
   it('rebuilds the SAs, resumes the sequence above everything sent, and traffic flows again', async () => {
-    t = createTopology();
+    t = await createTopology();
     const keys = newKeys();
     const [a, b] = await Promise.all([startGateway(t, 'a', keys), startGateway(t, 'b', keys)]);
     running.push(a, b);

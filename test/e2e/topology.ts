@@ -6,6 +6,33 @@
  */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+
+const LOCK = '/tmp/ipsec-es-e2e.lock';
+
+/**
+ * One end-to-end topology at a time on this machine (vitest runs files in parallel; two
+ * iperf3 runs on 2 cores would measure each other). A directory is the lock; a dead holder's
+ * lock is taken over.
+ */
+async function lockE2e(): Promise<() => void> {
+  for (;;) {
+    try {
+      mkdirSync(LOCK);
+      writeFileSync(`${LOCK}/pid`, String(process.pid));
+      return () => rmSync(LOCK, { recursive: true, force: true });
+    } catch {
+      let holder = 0;
+      try {
+        holder = Number(readFileSync(`${LOCK}/pid`, 'utf8'));
+        process.kill(holder, 0);
+      } catch {
+        if (holder) rmSync(LOCK, { recursive: true, force: true }); // the holder is gone
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
 
 export const ADDR = {
   hostA: '10.1.0.10', gwALan: '10.1.0.1', gwAWan: '192.0.2.1',
@@ -37,9 +64,10 @@ export interface Topology {
 
 /**
  * @example
- * const t = createTopology(); try { t.exec(t.ns.hostA, ['ping', '-c1', ADDR.hostB]); } finally { t.destroy(); }
+ * const t = await createTopology(); try { t.exec(t.ns.hostA, ['ping', '-c1', ADDR.hostB]); } finally { t.destroy(); }
  */
-export function createTopology(): Topology {
+export async function createTopology(options: { exclusive?: boolean } = {}): Promise<Topology> {
+  const release = options.exclusive === false ? () => {} : await lockE2e();
   const tag = randomBytes(3).toString('hex');
   const ns = { hostA: `ipsec-es-ha-${tag}`, gwA: `ipsec-es-ga-${tag}`, gwB: `ipsec-es-gb-${tag}`, hostB: `ipsec-es-hb-${tag}` };
   const children = new Set<ChildProcess>();
@@ -55,6 +83,7 @@ export function createTopology(): Topology {
         /* already gone */
       }
     }
+    release();
   };
   process.once('exit', destroy);
   const inNs = (n: string, ...args: string[]) => ip('-n', n, ...args);

@@ -18,7 +18,7 @@ describe.skipIf(why !== undefined)(`two gateways in network namespaces${why ? ` 
   let a: GatewayProcess;
   let b: GatewayProcess;
   beforeAll(async () => {
-    t = createTopology();
+    t = await createTopology();
     const keys = newKeys();
     [a, b] = await Promise.all([startGateway(t, 'a', keys), startGateway(t, 'b', keys)]);
   }, 60_000);
