@@ -2,6 +2,7 @@ import type { EncrId, IntegId } from '../crypto/transformIds.js';
 import type { SaLifetimes } from '../sad/types.js';
 import type { IpsecMode, SaDirection } from '../sa/types.js';
 import type { Fact } from './fact.js';
+import type { ReplayState } from '../replay/replayState.js';
 
 /** Addresses in facts are text (IPv4 dotted, IPv6 RFC 5952), so logs read well and JSON round-trips. */
 export type AddressText = string;
@@ -38,9 +39,11 @@ export type SaDeleteReason = 'operator' | 'peer' | 'hardExpired' | 'rekeyed' | '
 export interface UsageCheckpoint {
   packets: number;
   bytes: number;
-  /** Outbound: the last sequence number used (a restart resumes past it plus a margin). */
+  /** Outbound: the last sequence number used (a restart resumes past it plus a margin). Inbound: the highest received. */
   seqHi: number;
   seqLo: number;
+  /** Inbound: the anti-replay window then (RFC 4303 §3.4.3), so a restart does not reopen it. */
+  replay?: ReplayState;
 }
 
 /** The SA aggregate's facts, stream `sa-<id>`. */

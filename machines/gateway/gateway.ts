@@ -42,6 +42,8 @@ export interface GatewayOptions {
   lifecycle?: Partial<SaLifecycleOptions>;
   /** Usage is checkpointed as a fact every this many packets per SA (DESIGN §3). Default 10 000. */
   checkpointEveryPackets?: number;
+  /** ...and every this many ms when it changed (DESIGN §3: every N packets or T ms). Default 10 s; 0: off. */
+  checkpointEveryMs?: number;
   backend?: CryptoBackendName;
   /** An offload NIC (NDIS IPsec offload v2 shaped); SAs whose policy asks for offload are offered to it. */
   nic?: OffloadNic;
@@ -118,6 +120,7 @@ export class Gateway {
     this.spd = options.spd;
     this.iv = standardIvSource(options.ivFill ?? ((b) => b.set(options.deps.random.bytes(b.length))));
     this.rekeys = new RekeyCoordinator(this, options.deps, () => this.#o.keyManager, options.inspect);
+    this.#scheduleCheckpoints();
     this.offload = options.nic
       ? startOffloadActor({ deps: options.deps, nic: options.nic, policy: { fipsMode: options.offload?.fipsMode ?? false, trusted: options.offload?.trusted ?? true }, onDecision: (d) => this.#offloadDecided(d), ...(options.inspect ? { inspect: options.inspect } : {}) })
       : undefined;
@@ -291,8 +294,22 @@ export class Gateway {
     }
   }
 
+  #checkpointTimer: unknown;
+
+  /** Every `checkpointEveryMs`: each SA in the data path records its usage if it changed. */
+  #scheduleCheckpoints(): void {
+    const every = this.#o.checkpointEveryMs ?? 10_000;
+    if (every <= 0) return;
+    this.#checkpointTimer = this.#o.deps.clock.setTimeout(() => {
+      for (const [id, live] of this.#live) if (live.sa) this.send(id, { type: 'usage.checkpoint', usage: this.#usage(live.sa) });
+      this.#scheduleCheckpoints();
+    }, every);
+  }
+
   /** Stops every actor (their timers too); the log keeps everything. */
   stop(): void {
+    if (this.#checkpointTimer !== undefined) this.#o.deps.clock.clearTimeout(this.#checkpointTimer);
+    this.#checkpointTimer = undefined;
     this.offload?.actor.stop();
     this.acquires.stop();
     this.rekeys.stop();
@@ -377,6 +394,9 @@ export class Gateway {
       // After a restart the counter resumes past the checkpoint (RFC 4303 §3.3.3: never reuse).
       ...(resume && p.direction === 'outbound' ? { sequenceStart: { hi: Math.floor(seq / 2 ** 32), lo: seq % 2 ** 32 } } : {}),
       ...(!resume && this.#sequenceStarts.has(saId) ? { sequenceStart: this.#sequenceStarts.get(saId)! } : {}),
+      // Inbound after a restart: the window as last checkpointed (what came in since then could be
+      // replayed once: the checkpoint interval bounds that exposure).
+      ...(resume?.replay && p.direction === 'inbound' && p.replayWindow > 0 ? { replayState: resume.replay } : {}),
     });
     this.#sequenceStarts.delete(saId);
     if (resume) {
@@ -419,6 +439,10 @@ export class Gateway {
   }
 
   #usage(sa: EspSa): UsageCheckpoint {
+    if (sa.replay) {
+      const replay = sa.replay.snapshot();
+      return { packets: sa.usage.packets, bytes: sa.usage.bytes, seqHi: replay.topHi, seqLo: replay.topLo, replay };
+    }
     const nic = this.#live.get(sa.config.id)?.nicSeq;
     const hi = sa.seq?.hi ?? 0;
     const lo = sa.seq?.lo ?? 0;

@@ -132,9 +132,15 @@ export function manualKeying(a: ManualKeyingSide, b: ManualKeyingSide, template:
       if (!peerOld) throw new Error(`unknown IKE SA ${old}`);
       // The peer may have rekeyed it first (our request was already on its way): nothing to do.
       if (self.gateway.ikeState(old)?.rekeyedTo !== undefined || self.gateway.ikeState(old)?.status !== 'rekeying') throw new Error(`IKE SA ${old} was already rekeyed`);
-      const peerStatus = peer.gateway.ikeState(peerOld)?.status;
-      if (peerStatus === 'rekeying') throw new RekeyCollision();
-      if (peerStatus !== 'established') throw new Error(`the peer's IKE SA ${peerOld} is ${peerStatus}`);
+      const peerState = peer.gateway.ikeState(peerOld);
+      if (peerState?.status === 'rekeying') {
+        // Both sides rekey the IKE SA at once (RFC 7296 §2.8.2): the lowest nonce loses. The twin's
+        // nonces are the new IKE SA ids each side drew; both sides compare the same two.
+        const bytes = (id: string) => new TextEncoder().encode(id);
+        if (compareNonces(bytes(next), bytes(peerState.rekey!.newIkeSaId)) < 0) throw new RekeyCollision();
+      } else if (peerState?.status !== 'established') {
+        throw new Error(`the peer's IKE SA ${peerOld} is ${peerState?.status}`);
+      }
       const peerNext = await establishIke(self, peer, next, { self: old, peer: peerOld });
       peer.gateway.sendIke(peerOld, { type: 'ike.adoptRekey', newIkeSaId: peerNext });
     },

@@ -73,8 +73,8 @@ function latest(a: UsageCheckpoint, b: UsageCheckpoint | undefined): UsageCheckp
   if (!b) return a;
   const seqA = a.seqHi * 2 ** 32 + a.seqLo;
   const seqB = b.seqHi * 2 ** 32 + b.seqLo;
-  const seq = seqB > seqA ? b : a;
-  return { packets: Math.max(a.packets, b.packets), bytes: Math.max(a.bytes, b.bytes), seqHi: seq.seqHi, seqLo: seq.seqLo };
+  const seq = seqB >= seqA ? b : a;
+  return { packets: Math.max(a.packets, b.packets), bytes: Math.max(a.bytes, b.bytes), seqHi: seq.seqHi, seqLo: seq.seqLo, ...(seq.replay ? { replay: seq.replay } : {}) };
 }
 
 type RecordParams = { command: SaCommand; correlationId?: string };
