@@ -3,14 +3,15 @@
  * inside gateway A's and B's namespaces, with static keys, the embedded event log on disk and a
  * route to the other LAN through the TUN device. Resolves once each has said `started`.
  */
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { afterAll } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { siteConfig, type SiteKeys } from './siteConfig.js';
 import { controlRequest } from '../../cli/control.js';
-import { ADDR, type Topology } from './topology.js';
+import { ADDR, createTopology, e2eUnavailable, type Topology } from './topology.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 // One process (no tsx wrapper between us and the gateway): signals reach it directly.
@@ -105,4 +106,43 @@ export async function startGateway(t: Topology, side: 'a' | 'b', keys: SiteKeys 
       return { code, last: lines.filter((l) => l.event === 'stopping').at(-1) };
     },
   };
+}
+
+/**
+ * Why the end-to-end tests cannot run here (root, iproute2, the TUN addon, the tools they call),
+ * or undefined.
+ *
+ * @example
+ * const why = e2eSkipReason(['iperf3']);
+ */
+export function e2eSkipReason(tools: readonly string[]): string | undefined {
+  const missing = ['ping', ...tools].find((cmd) => {
+    try {
+      execFileSync('sh', ['-c', `command -v ${cmd}`]);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  return e2eUnavailable() ?? (existsSync(join(ROOT, 'native/tun/build/Release/ipsec_es_tun.node')) ? undefined : 'the TUN addon is not built (npm run build:native)') ?? (missing ? `needs ${missing}` : undefined);
+}
+
+/**
+ * One topology and its gateways per test file, always torn down (the namespaces too), with a
+ * bound on how long stopping may take.
+ *
+ * @example
+ * const lab = e2eLab(); it('...', async () => { const t = await lab.topology(); lab.running.push(await startGateway(t, 'a', keys)); });
+ */
+export function e2eLab(): { topology(): Promise<Topology>; running: GatewayProcess[] } {
+  let t: Topology | undefined;
+  const running: GatewayProcess[] = [];
+  afterAll(async () => {
+    try {
+      await Promise.race([Promise.allSettled(running.map((g) => g.stop())), new Promise((r) => setTimeout(r, 10_000))]);
+    } finally {
+      t?.destroy();
+    }
+  }, 20_000);
+  return { topology: async () => (t = await createTopology()), running };
 }

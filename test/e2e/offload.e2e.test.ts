@@ -4,33 +4,23 @@
  * NIC full and stays in software with the reason in the log; an injected SaDeleteReq deletes the
  * inbound SA and its outbound pair once each, and traffic recovers after a (manual) rekey.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { newKeys, startGateway, type GatewayProcess } from './gateways.js';
+import { describe, expect, it } from 'vitest';
+import { e2eLab, e2eSkipReason, newKeys, startGateway } from './gateways.js';
 import { siteConfig } from './siteConfig.js';
-import { ADDR, createTopology, e2eUnavailable, type Topology } from './topology.js';
+import { ADDR, type Topology } from './topology.js';
 
-const addon = join(import.meta.dirname, '../../native/tun/build/Release/ipsec_es_tun.node');
-const missing = ['ping'].find((cmd) => { try { execFileSync('sh', ['-c', `command -v ${cmd}`]); return false; } catch { return true; } });
-const why = e2eUnavailable() ?? (existsSync(addon) ? undefined : 'the TUN addon is not built (npm run build:native)') ?? (missing ? `needs ${missing}` : undefined);
+const why = e2eSkipReason([]);
 const ping = (t: Topology, n = 5) => t.exec(t.ns.hostA, ['ping', '-c', String(n), '-i', '0.2', '-W', '2', ADDR.hostB]);
 
 describe.skipIf(why !== undefined)(`offload on one side${why ? ` (skipped: ${why})` : ''}`, () => {
-  let t: Topology | undefined;
-  const running: GatewayProcess[] = [];
-  afterAll(async () => {
-    try {
-      await Promise.race([Promise.allSettled(running.map((g) => g.stop())), new Promise((r) => setTimeout(r, 10_000))]);
-    } finally {
-      t?.destroy();
-    }
-  }, 20_000);
+  const lab = e2eLab();
+  const running = lab.running;
 
   it('NIC decrypts the inbound SA, capacity sends the outbound to software, SaDeleteReq deletes both once, a rekey brings traffic back', async () => {
-    t = await createTopology();
+    const t = await lab.topology();
     const gen1 = newKeys();
     const gen2 = newKeys();
     const aXml = (gens: typeof gen1[]) => siteConfig('a', gens, { offload: true, inboundFirst: true });
@@ -50,7 +40,7 @@ describe.skipIf(why !== undefined)(`offload on one side${why ? ` (skipped: ${why
     await a.control({ cmd: 'nic.requestDelete', saId: 'sa-in' });
     expect(ping(t, 1)).toMatch(/ 0% packet loss/); // the flagged reply was CryptoDone: still accepted
     await new Promise((r) => setTimeout(r, 300));
-    expect(() => ping(t!, 3)).toThrow(); // then the SA pair is gone on A: no more tunnel
+    expect(() => ping(t, 3)).toThrow(); // then the SA pair is gone on A: no more tunnel
     s = await a.control({ cmd: 'status' });
     const sas = Object.fromEntries((s.sas as Array<{ id: string; status: string }>).map((x) => [x.id, x.status]));
     expect(sas).toEqual({ 'sa-in': 'dead', 'sa-out': 'dead' });

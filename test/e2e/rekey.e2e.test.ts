@@ -4,31 +4,19 @@
  * inbound SA, then the new outbound SA (from then on it carries the traffic), and the old
  * inbound SA drains for 5 s before it is deleted.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { newKeys, startGateway, type GatewayProcess } from './gateways.js';
+import { describe, expect, it } from 'vitest';
+import { e2eLab, e2eSkipReason, newKeys, startGateway } from './gateways.js';
 import { siteConfig } from './siteConfig.js';
-import { ADDR, createTopology, e2eUnavailable, type Topology } from './topology.js';
+import { ADDR } from './topology.js';
 
-const addon = join(import.meta.dirname, '../../native/tun/build/Release/ipsec_es_tun.node');
-const missing = ['iperf3', 'ping'].find((cmd) => { try { execFileSync('sh', ['-c', `command -v ${cmd}`]); return false; } catch { return true; } });
-const why = e2eUnavailable() ?? (existsSync(addon) ? undefined : 'the TUN addon is not built (npm run build:native)') ?? (missing ? `needs ${missing}` : undefined);
+const why = e2eSkipReason(['iperf3']);
 
 describe.skipIf(why !== undefined)(`rekey under an iperf3 run${why ? ` (skipped: ${why})` : ''}`, () => {
-  let t: Topology | undefined;
-  const running: GatewayProcess[] = [];
-  afterAll(async () => {
-    try {
-      await Promise.race([Promise.allSettled(running.map((g) => g.stop())), new Promise((r) => setTimeout(r, 10_000))]);
-    } finally {
-      t?.destroy();
-    }
-  }, 20_000);
+  const lab = e2eLab();
+  const running = lab.running;
 
   it('no TCP reset, no ESP loss, the old SAs replaced make-before-break and deleted after the drain', async () => {
-    t = await createTopology();
+    const t = await lab.topology();
     const gen1 = newKeys();
     const gen2 = newKeys();
     const [a, b] = await Promise.all([startGateway(t, 'a', gen1), startGateway(t, 'b', gen1)]);

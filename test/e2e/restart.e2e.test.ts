@@ -3,16 +3,11 @@
  * the outbound sequence resumes above every number sent before the crash (seen on the wire), and
  * traffic resumes.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { newKeys, startGateway, type GatewayProcess } from './gateways.js';
-import { ADDR, createTopology, e2eUnavailable, type Topology } from './topology.js';
+import { describe, expect, it } from 'vitest';
+import { e2eLab, e2eSkipReason, newKeys, startGateway } from './gateways.js';
+import { ADDR, type Topology } from './topology.js';
 
-const addon = join(import.meta.dirname, '../../native/tun/build/Release/ipsec_es_tun.node');
-const missing = ['iperf3', 'tcpdump', 'ping'].find((cmd) => { try { execFileSync('sh', ['-c', `command -v ${cmd}`]); return false; } catch { return true; } });
-const why = e2eUnavailable() ?? (existsSync(addon) ? undefined : 'the TUN addon is not built (npm run build:native)') ?? (missing ? `needs ${missing}` : undefined);
+const why = e2eSkipReason(['iperf3', 'tcpdump']);
 
 /** ESP sequence numbers of A → B datagrams in tcpdump's text output. */
 const seqs = (text: string) => [...text.matchAll(/192\.0\.2\.1\.4500 > 192\.0\.2\.2\.4500: UDP-encap: ESP\(spi=0x[0-9a-f]+,seq=0x([0-9a-f]+)\)/g)].map((m) => parseInt(m[1]!, 16));
@@ -27,18 +22,11 @@ async function listening(t: Topology, ns: string, port: number): Promise<void> {
 }
 
 describe.skipIf(why !== undefined)(`kill -9 and restart from the log${why ? ` (skipped: ${why})` : ''}`, () => {
-  let t: Topology | undefined;
-  const running: GatewayProcess[] = [];
-  afterAll(async () => {
-    try {
-      await Promise.race([Promise.allSettled(running.map((g) => g.stop())), new Promise((r) => setTimeout(r, 10_000))]);
-    } finally {
-      t?.destroy();
-    }
-  }, 20_000);
+  const lab = e2eLab();
+  const running = lab.running;
 
   it('rebuilds the SAs, resumes the sequence above everything sent, and traffic flows again', async () => {
-    t = await createTopology();
+    const t = await lab.topology();
     const keys = newKeys();
     const [a, b] = await Promise.all([startGateway(t, 'a', keys), startGateway(t, 'b', keys)]);
     running.push(a, b);

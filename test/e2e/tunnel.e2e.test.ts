@@ -3,15 +3,13 @@
  * our tunnel (real TUN devices, ESP in UDP 4500, the embedded event log on disk).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newKeys, startGateway, type GatewayProcess } from './gateways.js';
-import { ADDR, createTopology, e2eUnavailable, type Topology } from './topology.js';
+import { e2eSkipReason, newKeys, startGateway, type GatewayProcess } from './gateways.js';
+import { ADDR, createTopology, type Topology } from './topology.js';
 
-const addon = join(import.meta.dirname, '../../native/tun/build/Release/ipsec_es_tun.node');
-const missing = (cmd: string) => { try { execFileSync('sh', ['-c', `command -v ${cmd}`]); return false; } catch { return true; } };
-const why = e2eUnavailable() ?? (existsSync(addon) ? undefined : 'the TUN addon is not built (npm run build:native)') ?? (['iperf3', 'tcpdump', 'ping'].find(missing) ? `needs ${['iperf3', 'tcpdump', 'ping'].find(missing)}` : undefined);
+const why = e2eSkipReason(['iperf3', 'tcpdump']);
 
 describe.skipIf(why !== undefined)(`two gateways in network namespaces${why ? ` (skipped: ${why})` : ''}`, () => {
   let t: Topology;
