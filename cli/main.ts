@@ -70,11 +70,21 @@ async function main(argv: string[]): Promise<number> {
   }
   const { openLinuxTun } = await import('../adapters/tun/linuxTun.js');
   const { udpBind } = await import('../adapters/udp/udpBind.js');
+  const { nativeUdpBind } = await import('../adapters/udp/nativeUdpBind.js');
   const running = await runGateway({
     config: values.config,
     store: values.store,
     tun: async () => openLinuxTun({ name: values.tun!, mtu, up: true, routes: values.route as string[] }),
-    bind: async () => udpBind({ address: values.listen!, port }),
+    // Batched syscalls (sendmmsg/recvmmsg) through our addon; node:dgram when it is not built.
+    bind: async () => {
+      try {
+        return await nativeUdpBind({ address: values.listen!, port });
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'bind.nativeUnavailable') throw e;
+        console.log(JSON.stringify({ event: 'notice', message: `batched UDP unavailable (${(e as Error).message}); using node:dgram` }));
+        return udpBind({ address: values.listen!, port });
+      }
+    },
     ...(nic ? { nic } : {}),
     ...(values.control ? { control: values.control } : {}),
   });

@@ -21,7 +21,7 @@ const addonDir = join(root, 'native', 'tun');
 const logFile = join(addonDir, 'build', 'build.log');
 
 function unavailable(why) {
-  console.log(`ipsec-es: TUN adapter unavailable (${why}); everything else works without it`);
+  console.log(`ipsec-es: TUN adapter and batched UDP unavailable (${why}); everything else works without them (UDP falls back to node:dgram)`);
   process.exit(strict ? 1 : 0);
 }
 
@@ -65,4 +65,4 @@ if (run.status !== 0) {
   const firstError = output.split('\n').find((l) => /error/i.test(l) && !/^gyp (info|http)/.test(l)) ?? `node-gyp exited ${run.status ?? run.signal}`;
   unavailable(`build failed: ${firstError.trim()} — full log in ${logFile}`);
 }
-console.log('ipsec-es: TUN addon built (native/tun/build/Release/ipsec_es_tun.node)');
+console.log('ipsec-es: native addon built: TUN and batched UDP (native/tun/build/Release/ipsec_es_tun.node)');

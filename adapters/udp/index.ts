@@ -9,5 +9,6 @@
  */
 export type { Datagram, DatagramBind, DatagramBindCounters, DatagramBindEvent, Endpoint, RawEspBindOptions, SocketBufferSize, UdpBindOptions } from './types.js';
 export { udpBind, rawEspBind, DEFAULT_SOCKET_BUFFER, type UdpBind } from './udpBind.js';
+export { nativeUdpBind, NATIVE_UDP_ADDON_PATH, type NativeUdpBind } from './nativeUdpBind.js';
 export { memoryBindPair, type MemoryBind, type MemoryBindOptions } from './memoryBind.js';
 export { udpWire, wireDatagramOf, ipDatagramOf, toWire, fromWire, decapsulateEspInUdp, addressBytes, IKE_HEADER, type EspInUdp, type UdpWire, type UdpWireCounters, type UdpWireOptions } from './wire.js';

@@ -317,6 +317,9 @@ static napi_value tun_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* native/tun/udp.c: the batched UDP socket (exports.udp), built into the same addon. */
+napi_value ipsec_es_udp_init(napi_env env, napi_value exports);
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, tun_open, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -326,7 +329,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"close", NULL, tun_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
-  return exports;
+  return ipsec_es_udp_init(env, exports);
 }
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
