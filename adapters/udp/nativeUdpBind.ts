@@ -24,14 +24,12 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorMap } from 'node:util';
 import { IpsecError } from '../../engine/errors.js';
-import { NAT_T_PORT } from '../../engine/packet/udpEncap.js';
 import type { Datagram, DatagramBind, SocketBufferSize, UdpBindOptions } from './types.js';
-import { bindClosed, DEFAULT_SOCKET_BUFFER, endpointText, eventEmitter, isSendPort, newBindCounters } from './udpBind.js';
+import { bindClosed, checkBindOptions, endpointText, eventEmitter, isSendPort, newBindCounters } from './udpBind.js';
 
 /**
  * Where the addon holding the native UDP socket is built (the TUN addon: one build for both).
@@ -98,11 +96,6 @@ function errnoInfo(errno: number): [string, string] {
   return SYSTEM_ERRORS.get(-errno) ?? [`errno ${errno}`, `errno ${errno}`];
 }
 
-function checkBufferOption(value: number | 'system' | undefined, name: string): number | 'system' {
-  if (value === undefined) return DEFAULT_SOCKET_BUFFER;
-  if (value === 'system' || (Number.isInteger(value) && value > 0 && value <= 0x7fffffff)) return value;
-  throw new RangeError(`${name}: must be a positive integer or 'system', got ${String(value)}`);
-}
 
 /**
  * Opens an unconnected UDP socket on `address`:`port` (default 4500) through the addon, with
@@ -118,13 +111,7 @@ function checkBufferOption(value: number | 'system' | undefined, name: string): 
  * bind.onReceive((batch) => wire.receive(batch));
  */
 export async function nativeUdpBind(options: UdpBindOptions): Promise<NativeUdpBind> {
-  const address = options.address;
-  const family = typeof address === 'string' ? isIP(address) : 0;
-  if (family !== 4 && family !== 6) throw new TypeError(`address: must be an IPv4 or IPv6 literal, got ${String(address)}`);
-  const port = options.port ?? NAT_T_PORT;
-  if (!(Number.isInteger(port) && port >= 0 && port <= 0xffff)) throw new RangeError(`port: must be an integer in [0, 65535], got ${port}`);
-  const recvRequested = checkBufferOption(options.recvBufferSize, 'recvBufferSize');
-  const sendRequested = checkBufferOption(options.sendBufferSize, 'sendBufferSize');
+  const { address, family, port, recvRequested, sendRequested } = checkBindOptions(options);
   const maxBatch = options.maxBatch === undefined ? 64 : Math.min(options.maxBatch, MAX_BATCH);
   if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) throw new RangeError(`maxBatch: must be a positive integer, got ${String(options.maxBatch)}`);
   const dualStack = family === 6 && options.ipv6Only === false;

@@ -124,6 +124,22 @@ export function isSendPort(port: number): boolean {
 const errno = (code: string, message: string, address?: string, port?: number): Error & { code: string; address?: string; port?: number } =>
   Object.assign(new Error(message), { code, ...(address !== undefined ? { address } : {}), ...(port !== undefined ? { port } : {}) });
 
+/**
+ * The checked common options of a bind (`udpBind`, `nativeUdpBind`): an IP literal, a port
+ * (default 4500) and the buffer sizes to ask for; TypeError/RangeError naming the option.
+ *
+ * @example
+ * const { address, family, port } = checkBindOptions({ address: '0.0.0.0' });
+ */
+export function checkBindOptions(options: UdpBindOptions): { address: string; family: 4 | 6; port: number; recvRequested: number | 'system'; sendRequested: number | 'system' } {
+  const address = options.address;
+  const family = typeof address === 'string' ? isIP(address) : 0;
+  if (family !== 4 && family !== 6) throw new TypeError(`address: must be an IPv4 or IPv6 literal, got ${String(address)}`);
+  const port = options.port ?? NAT_T_PORT;
+  if (!(Number.isInteger(port) && port >= 0 && port <= 0xffff)) throw new RangeError(`port: must be an integer in [0, 65535], got ${port}`);
+  return { address, family, port, recvRequested: checkBufferOption(options.recvBufferSize, 'recvBufferSize'), sendRequested: checkBufferOption(options.sendBufferSize, 'sendBufferSize') };
+}
+
 function checkBufferOption(value: number | 'system' | undefined, name: string): number | 'system' {
   if (value === undefined) return DEFAULT_SOCKET_BUFFER;
   if (value === 'system' || (Number.isInteger(value) && value > 0 && value <= 0x7fffffff)) return value;
@@ -141,13 +157,7 @@ function checkBufferOption(value: number | 'system' | undefined, name: string): 
  * bind.onReceive((batch) => wire.receive(batch));
  */
 export async function udpBind(options: UdpBindOptions): Promise<UdpBind> {
-  const address = options.address;
-  const family = typeof address === 'string' ? isIP(address) : 0;
-  if (family !== 4 && family !== 6) throw new TypeError(`address: must be an IPv4 or IPv6 literal, got ${String(address)}`);
-  const port = options.port ?? NAT_T_PORT;
-  if (!(Number.isInteger(port) && port >= 0 && port <= 0xffff)) throw new RangeError(`port: must be an integer in [0, 65535], got ${port}`);
-  const recvRequested = checkBufferOption(options.recvBufferSize, 'recvBufferSize');
-  const sendRequested = checkBufferOption(options.sendBufferSize, 'sendBufferSize');
+  const { address, family, port, recvRequested, sendRequested } = checkBindOptions(options);
   const maxBatch = options.maxBatch ?? 256;
   if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) throw new RangeError(`maxBatch: must be a positive integer, got ${maxBatch}`);
   const dualStack = family === 6 && options.ipv6Only === false;
