@@ -13,6 +13,7 @@ import { Journal } from '../journal.js';
 import type { SaState } from '../../engine/aggregates/sa.js';
 import type { CryptoBackendName, EspKeys } from '../../engine/crypto/types.js';
 import { DropCounters } from '../../engine/dropReasons.js';
+import { IpsecError } from '../../engine/errors.js';
 import { createEspSa, type EspSa } from '../../engine/esp/espSa.js';
 import { standardIvSource, type IvSource } from '../../engine/esp/ivSource.js';
 import type { SaFact, SaParams, UsageCheckpoint } from '../../engine/events/saFacts.js';
@@ -159,6 +160,8 @@ export class Gateway {
    * await gw.installSa({ id: 'out-1', params, keys: { encKey } });
    */
   async installSa(spec: SaInstallSpec): Promise<void> {
+    // One actor per SA id: a second install of the same id would orphan the first actor.
+    if (this.#live.has(spec.id)) throw new IpsecError('sa.duplicate', `SA ${spec.id} already has an actor (status ${this.state(spec.id)?.status})`);
     const keyRef = `sa-${spec.id}`;
     const material = spec.keys.integKey ? { encKey: spec.keys.encKey, integKey: spec.keys.integKey } : { encKey: spec.keys.encKey };
     await this.#o.keys.put(keyRef, material);
@@ -166,7 +169,7 @@ export class Gateway {
     this.#pendingKeys.set(spec.id, spec.keys);
     if (spec.sequenceStart) this.#sequenceStarts.set(spec.id, spec.sequenceStart);
     const done = new Promise<void>((resolve, reject) => this.#waiting.set(spec.id, { resolve, reject }));
-    const live = this.#start(spec.id);
+    this.#start(spec.id);
     this.send(spec.id, { type: 'sa.install', params, ...(spec.correlationId ? { correlationId: spec.correlationId } : {}) });
     return done;
   }

@@ -125,3 +125,15 @@ describe('rekey collision (RFC 7296 §2.8.1)', () => {
     expect(rekeyCollisionLoser({ ni: x(9), nr: x(8) }, { ni: x(5), nr: x(7) })).toBe('second');
   });
 });
+
+describe('installing an SA', () => {
+  it('a second install under the same id is refused and leaves the first SA alone', async () => {
+    const { a } = twoGateways({ lifetimes: { soft: {}, hard: {} } });
+    const pair = await a.km.acquire({ acquireId: 'x', policyId: 'a-out', selectorIndex: 0, packet: { localAddress: '10.1.0.5', remoteAddress: '10.2.0.7', protocol: 17, localPort: 5000, remotePort: 6000 } }, new AbortController().signal);
+    const state = a.gateway.state(pair.outboundSaId)!;
+    const { keyRef: _k, keyFingerprint: _f, ...params } = state.params!;
+    await expect(a.gateway.installSa({ id: pair.outboundSaId, params, keys: { encKey: new Uint8Array(20) } })).rejects.toThrow(/already has an actor/);
+    expect(a.gateway.state(pair.outboundSaId)).toEqual(state);
+    expect(a.gateway.sad.outboundFor('a-out')?.id).toBe(pair.outboundSaId);
+  });
+});
