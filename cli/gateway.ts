@@ -67,13 +67,13 @@ export async function runGateway(o: GatewayProcessOptions): Promise<RunningGatew
   const file = await loadPolicyFile(o.config);
   const store = await fileLogEventStore({ directory: join(o.store, 'log') });
   const keys = memoryKeyStore();
-  // Manual rekeys keep the old inbound SA for a drain period, then delete it (make-before-break).
   const specs = await staticSaInstallSpecs(file.staticSas);
-  // Static keys live in the policy file: put them where a restore looks for them.
-  for (const s of specs) await keys.put(`sa-${s.id}`, s.keys.integKey ? { encKey: s.keys.encKey, integKey: s.keys.integKey } : { encKey: s.keys.encKey });
+  const logged = new Set((await readLog(store)).map((l) => l.streamName));
+  // Static keys live in the policy file: put those of logged SAs where a restore looks for them
+  // (`installSa` stores the keys of the others).
+  for (const s of specs) if (logged.has(`sa-${s.id}`)) await keys.put(`sa-${s.id}`, { ...s.keys });
   const gateway = new Gateway({ name: file.path, deps: { clock: systemClock, random: cryptoRandom, log: factLog(store) }, keys, spd: new Spd(file.policies, { defaultOutbound: file.defaultAction, defaultInbound: file.defaultAction }), ...(o.nic ? { nic: o.nic } : {}) });
   await gateway.offload?.ready();
-  const logged = new Set((await readLog(store)).map((l) => l.streamName));
   const known = [...logged].filter((s) => s.startsWith('sa-')).map((s) => s.slice(3));
   await gateway.restore(known);
   for (const s of specs) if (!logged.has(`sa-${s.id}`)) await gateway.installSa(s);
@@ -106,10 +106,7 @@ export async function runGateway(o: GatewayProcessOptions): Promise<RunningGatew
     const specs = await staticSaInstallSpecs(next.staticSas);
     gateway.spd.replaceAll(next.policies);
     const fresh = specs.filter((s) => gateway.state(s.id) === undefined);
-    for (const s of fresh) {
-      await keys.put(`sa-${s.id}`, s.keys.integKey ? { encKey: s.keys.encKey, integKey: s.keys.integKey } : { encKey: s.keys.encKey });
-      await gateway.installSa(s);
-    }
+    for (const s of fresh) await gateway.installSa(s);
     const rekeyed: string[] = [];
     for (const out of fresh.filter((s) => s.params.direction === 'outbound' && s.params.pairedSaId)) {
       const inboundSaId = out.params.pairedSaId!;

@@ -1,15 +1,14 @@
 /**
  * The gateway runtime: the SPD and SAD the data path decides with, one lifecycle actor per SA,
- * their journals, the usage meters and the rekey coordinator, behind one object that the
+ * their journals, the IKE SA actors (./ikeSaActors.ts), the usage meters and the rekey
+ * coordinator, behind one object that the
  * pipelines (`streams/`) and the key manager talk to. Every change to an SA goes through its
  * actor, so it is a fact before it is an effect.
  */
-import { createActor, type ActorRefFrom, type InspectionEvent, type Observer } from 'xstate';
-import { evolveIkeSa, initialIkeSaState, type IkeSaState } from '../../engine/aggregates/ikeSa.js';
-import type { IkeFact } from '../../engine/events/otherFacts.js';
-import { ikeStream } from '../../engine/events/streams.js';
-import { createIkeSaLifecycleMachine } from '../ikeSa/ikeSaLifecycle.machine.js';
-import { Journal } from '../journal.js';
+import type { InspectionEvent, Observer } from 'xstate';
+import type { IkeSaState } from '../../engine/aggregates/ikeSa.js';
+import type { Journal } from '../journal.js';
+import { IkeSaActors, type IkeActor, type IkeSaSpec } from './ikeSaActors.js';
 import type { SaState } from '../../engine/aggregates/sa.js';
 import type { CryptoBackendName, EspKeys } from '../../engine/crypto/types.js';
 import { DropCounters } from '../../engine/dropReasons.js';
@@ -83,8 +82,6 @@ interface Live {
   nicSeq?: { hi: number; lo: number };
 }
 
-type IkeActor = ActorRefFrom<ReturnType<typeof createIkeSaLifecycleMachine>>;
-
 const addr = (text: string) => {
   const r = parseIpAddress(text);
   if (!r.ok) throw new RangeError(`address: ${r.rule}`);
@@ -107,7 +104,7 @@ export class Gateway {
   readonly released$: Observable<Uint8Array[]> = this.#released.asObservable();
   readonly #o: GatewayOptions;
   readonly #live = new Map<string, Live>();
-  readonly #ikes = new Map<string, { actor: IkeActor; journal: Journal }>();
+  readonly #ikes: IkeSaActors;
   readonly #pendingKeys = new Map<string, EspKeys>();
   readonly #sequenceStarts = new Map<string, { hi: number; lo: number }>();
   readonly #waiting = new Map<string, { resolve: () => void; reject: (e: unknown) => void }>();
@@ -124,6 +121,7 @@ export class Gateway {
     this.spd = options.spd;
     this.iv = standardIvSource(options.ivFill ?? ((b) => b.set(options.deps.random.bytes(b.length))));
     this.rekeys = new RekeyCoordinator(this, options.deps, () => this.#o.keyManager, options.inspect);
+    this.#ikes = new IkeSaActors(options.deps, options.keys, { send: (id, e) => this.send(id, e), deleteSa: (id, r) => this.deleteSa(id, r), keyManager: () => this.#o.keyManager }, options.inspect);
     this.#scheduleCheckpoints();
     this.offload = options.nic
       ? startOffloadActor({ deps: options.deps, nic: options.nic, policy: { fipsMode: options.offload?.fipsMode ?? false, trusted: options.offload?.trusted ?? true }, onDecision: (d) => this.#offloadDecided(d), ...(options.inspect ? { inspect: options.inspect } : {}) })
@@ -163,8 +161,7 @@ export class Gateway {
     // One actor per SA id: a second install of the same id would orphan the first actor.
     if (this.#live.has(spec.id)) throw new IpsecError('sa.duplicate', `SA ${spec.id} already has an actor (status ${this.state(spec.id)?.status})`);
     const keyRef = `sa-${spec.id}`;
-    const material = spec.keys.integKey ? { encKey: spec.keys.encKey, integKey: spec.keys.integKey } : { encKey: spec.keys.encKey };
-    await this.#o.keys.put(keyRef, material);
+    await this.#o.keys.put(keyRef, { ...spec.keys });
     const params: SaParams = { ...spec.params, keyRef, keyFingerprint: keyFingerprint(spec.keys.encKey, ...(spec.keys.integKey ? [spec.keys.integKey] : [])) };
     this.#pendingKeys.set(spec.id, spec.keys);
     if (spec.sequenceStart) this.#sequenceStarts.set(spec.id, spec.sequenceStart);
@@ -181,28 +178,22 @@ export class Gateway {
    * @example
    * await gw.establishIkeSa({ id: 'ike-1', peer: '192.0.2.2', keys: { skD }, softLifetimeMs: 3 * 3600_000, hardLifetimeMs: 4 * 3600_000 });
    */
-  async establishIkeSa(spec: { id: string; peer: string; keys: Record<string, Uint8Array>; softLifetimeMs?: number; hardLifetimeMs?: number; rekeyOf?: string }): Promise<void> {
-    const keyRef = `ike-${spec.id}`;
-    await this.#o.keys.put(keyRef, spec.keys);
-    const actor = this.#startIke(spec.id);
-    const { id: _id, keys, ...rest } = spec;
-    actor.actor.send({ type: 'ike.establish', spiR: spec.id.slice(0, 16), keyRef, keyFingerprint: keyFingerprint(...Object.values(keys)), ...rest });
-    await actor.journal.settled();
+  establishIkeSa(spec: IkeSaSpec): Promise<void> {
+    return this.#ikes.establish(spec);
   }
 
   /** Sends an event to an IKE SA's actor (the key manager's side of a rekey). */
   sendIke(ikeSaId: string, event: Parameters<IkeActor['send']>[0]): void {
-    const actor = this.#ikes.get(ikeSaId)?.actor;
-    if (actor?.getSnapshot().status === 'active') actor.send(event);
+    this.#ikes.send(ikeSaId, event);
   }
 
   /** The folded state of an IKE SA. */
   ikeState(ikeSaId: string): IkeSaState | undefined {
-    return this.#ikes.get(ikeSaId)?.actor.getSnapshot().context.ike;
+    return this.#ikes.state(ikeSaId);
   }
 
   ikeSaIds(): string[] {
-    return [...this.#ikes.keys()];
+    return this.#ikes.ids();
   }
 
   /** Deletes an SA (operator or peer DELETE); exactly once, however often asked. */
@@ -261,7 +252,7 @@ export class Gateway {
 
   /** Resolves when every SA's and IKE SA's facts so far are durable and their effects ran. */
   async settled(): Promise<void> {
-    await Promise.all([...[...this.#live.values(), ...this.#ikes.values()].map((l) => l.journal.settled()), this.acquires.settled(), this.offload?.journal.settled()]);
+    await Promise.all([...[...this.#live.values()].map((l) => l.journal.settled()), this.#ikes.settled(), this.acquires.settled(), this.offload?.journal.settled()]);
   }
 
   /**
@@ -291,13 +282,8 @@ export class Gateway {
    * @example
    * await gw.restoreIkeSas(['ike-1']);
    */
-  async restoreIkeSas(ikeSaIds: readonly string[]): Promise<void> {
-    for (const id of ikeSaIds) {
-      const state = ((await this.#o.deps.log.read(ikeStream(id))) as IkeFact[]).reduce(evolveIkeSa, initialIkeSaState);
-      if (state.status === 'none' || state.status === 'dead') continue;
-      this.#startIke(id, state);
-      if (state.status === 'rekeying') this.sendIke(id, { type: 'ike.rekeyFailed', reason: 'restart' });
-    }
+  restoreIkeSas(ikeSaIds: readonly string[]): Promise<void> {
+    return this.#ikes.restore(ikeSaIds);
   }
 
   #checkpointTimer: unknown;
@@ -320,42 +306,8 @@ export class Gateway {
     this.acquires.stop();
     this.rekeys.stop();
     for (const l of this.#live.values()) l.actor.stop();
-    for (const l of this.#ikes.values()) l.actor.stop();
+    this.#ikes.stop();
     this.#live.clear();
-    this.#ikes.clear();
-  }
-
-  #startIke(ikeSaId: string, state?: IkeSaState): { actor: IkeActor; journal: Journal } {
-    const journal = new Journal(this.#o.deps.log, ikeStream(ikeSaId), state?.version ?? 0);
-    const machine = createIkeSaLifecycleMachine(this.#o.deps).provide({
-      actions: {
-        journal: (_, p) => journal.record(p.facts),
-        negotiateRekey: (_, p) =>
-          journal.afterDurable(() => {
-            const km = this.#o.keyManager;
-            const done = km?.rekeyIke ? km.rekeyIke({ old: ikeSaId, next: p.newIkeSaId, correlationId: `ike-rekey-${p.newIkeSaId}` }, AbortSignal.timeout(30_000)) : Promise.reject(new Error('the key manager cannot rekey IKE SAs'));
-            done.then(
-              () => this.sendIke(ikeSaId, { type: 'ike.rekeyed', newIkeSaId: p.newIkeSaId }),
-              (e: unknown) => this.sendIke(ikeSaId, { type: 'ike.rekeyFailed', reason: String((e as Error)?.message ?? e) }),
-            );
-          }),
-        // RFC 7296 §2.8: the children now belong to the new IKE SA (each SA records it too).
-        moveChildren: (_, p) =>
-          journal.afterDurable(() => {
-            for (const saId of p.children) {
-              this.send(saId, { type: 'ike.moved', ikeSaId: p.toIkeSaId });
-              this.sendIke(p.toIkeSaId, { type: 'child.add', saId });
-            }
-          }),
-        // RFC 7296 §1.4.1: deleting an IKE SA deletes the CHILD SAs negotiated under it.
-        deleteChildren: (_, p) => journal.afterDurable(() => { for (const saId of p.children) this.deleteSa(saId, 'ikeSaDeleted'); }),
-      },
-    });
-    const actor = createActor(machine, { input: { ikeSaId, ...(state ? { state } : {}) }, clock: this.#o.deps.clock, ...(this.#o.inspect ? { inspect: this.#o.inspect } : {}) });
-    actor.start();
-    const entry = { actor, journal };
-    this.#ikes.set(ikeSaId, entry);
-    return entry;
   }
 
   #start(saId: string, state?: SaState): Live {
