@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
- * Builds the TUN addon (native/tun → native/tun/build/Release/ipsec_es_tun.node) with node-gyp
- * against Node's own headers: nothing is downloaded. Run by `npm install` / `npm ci` (the
- * "install" script) and by `npm run build:native`.
+ * Builds the TUN addon (native/tun → native/tun/build/Release/ipsec_es_tun.node: the TUN device,
+ * batched UDP and raw ESP sockets) with node-gyp against Node's own headers: nothing is
+ * downloaded. Run by `npm install` / `npm ci` (the "install" script) and by `npm run build:native`.
  *
  * It never fails an install: without Linux, a compiler, node-gyp or Node's headers it prints one
  * line saying the TUN adapter is unavailable and why, and exits 0; `openLinuxTun()` then throws
@@ -21,7 +21,7 @@ const addonDir = join(root, 'native', 'tun');
 const logFile = join(addonDir, 'build', 'build.log');
 
 function unavailable(why) {
-  console.log(`ipsec-es: TUN adapter and batched UDP unavailable (${why}); everything else works without them (UDP falls back to node:dgram)`);
+  console.log(`ipsec-es: TUN adapter, batched UDP and raw ESP unavailable (${why}); everything else works without them (UDP falls back to node:dgram)`);
   process.exit(strict ? 1 : 0);
 }
 
@@ -65,4 +65,4 @@ if (run.status !== 0) {
   const firstError = output.split('\n').find((l) => /error/i.test(l) && !/^gyp (info|http)/.test(l)) ?? `node-gyp exited ${run.status ?? run.signal}`;
   unavailable(`build failed: ${firstError.trim()} — full log in ${logFile}`);
 }
-console.log('ipsec-es: native addon built: TUN and batched UDP (native/tun/build/Release/ipsec_es_tun.node)');
+console.log('ipsec-es: native addon built: TUN, batched UDP and raw ESP (native/tun/build/Release/ipsec_es_tun.node)');

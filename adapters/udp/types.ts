@@ -4,7 +4,7 @@
  * nothing a datagram contains or a peer does (ICMP errors included) can throw out of it.
  *
  * Implementations: `udpBind()` (node:dgram, IPv4 or IPv6), `memoryBindPair()` (the twin), and
- * the raw ESP option `rawEspBind()` (IP protocol 50; needs the `raw-socket` package).
+ * the raw ESP option `rawEspBind()` (IP protocol 50 through our addon; root or CAP_NET_RAW).
  *
  * Buffer ownership, the same for every implementation:
  * - `send`: the bind may read each `data` until the kernel has it, which can be after `send`
@@ -160,14 +160,30 @@ export interface UdpBindOptions {
 }
 
 /**
- * Options of the raw ESP bind (IP protocol 50, no UDP): see `rawEspBind`.
+ * Options of the raw ESP bind (IP protocol 50, RFC 4303 without UDP): see `rawEspBind`
+ * (adapters/udp/rawEspBind.ts).
  *
  * @example
  * const options: RawEspBindOptions = { family: 4, address: '192.0.2.1' };
  */
 export interface RawEspBindOptions {
-  /** 4 or 6. */
+  /** 4 or 6: one raw socket per family (an IPv6 raw socket never sees IPv4). */
   family: 4 | 6;
-  /** The local address whose ESP packets are wanted; default all (`0.0.0.0` / `::`). */
+  /**
+   * The local address whose ESP packets are wanted, and the source of those sent; default every
+   * local address (`0.0.0.0` / `::`; the kernel picks the source by route).
+   */
   address?: string;
+  /** Receive buffer; default 4 MiB, as the UDP binds (see `UdpBindOptions.recvBufferSize`). */
+  recvBufferSize?: number | 'system';
+  /** Send buffer; default 4 MiB. */
+  sendBufferSize?: number | 'system';
+  /** Most packets per receive batch (one recvmmsg(2)); default 64, at most 1024. */
+  maxBatch?: number;
+  /**
+   * A network namespace to open the socket in (a path such as `/run/netns/NAME`; needs
+   * CAP_SYS_ADMIN). The socket lives there; the process stays where it is (the way a WireGuard
+   * interface keeps its socket in the namespace it was born in). Default: the process's own.
+   */
+  netns?: string;
 }

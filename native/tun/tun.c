@@ -319,6 +319,8 @@ static napi_value tun_close(napi_env env, napi_callback_info info) {
 
 /* native/tun/udp.c: the batched UDP socket (exports.udp), built into the same addon. */
 napi_value ipsec_es_udp_init(napi_env env, napi_value exports);
+/* native/tun/raw.c: the raw ESP socket, IP protocol 50 (exports.raw), built into the same addon. */
+napi_value ipsec_es_raw_init(napi_env env, napi_value exports);
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -329,7 +331,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"close", NULL, tun_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
-  return ipsec_es_udp_init(env, exports);
+  if (ipsec_es_udp_init(env, exports) == NULL) return NULL;
+  return ipsec_es_raw_init(env, exports);
 }
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
