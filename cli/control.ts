@@ -54,8 +54,20 @@ export async function serveControl(path: string, handlers: Record<string, Contro
   return server;
 }
 
+/** The control socket could not be reached, or did not answer in time. */
+export class ControlUnreachable extends Error {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`control socket ${path}: ${reason}`);
+    this.name = 'ControlUnreachable';
+  }
+}
+
 /**
- * One request to a control socket.
+ * One request to a control socket. Rejects with `ControlUnreachable` when nothing listens there
+ * (no such socket, connection refused) or no answer comes within `timeoutMs`.
  *
  * @example
  * const status = await controlRequest('/run/ipsec-es/a.sock', { cmd: 'status' });
@@ -64,7 +76,7 @@ export function controlRequest(path: string, request: { cmd: string; [arg: strin
   return new Promise((resolve, reject) => {
     const socket = createConnection(path);
     let buffered = '';
-    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no answer from ${path} within ${timeoutMs} ms`)); }, timeoutMs);
+    const timer = setTimeout(() => { socket.destroy(); reject(new ControlUnreachable(path, `no answer within ${timeoutMs} ms`)); }, timeoutMs);
     socket.on('connect', () => socket.write(`${JSON.stringify(request)}\n`));
     socket.on('data', (chunk) => {
       buffered += chunk.toString();
@@ -72,8 +84,12 @@ export function controlRequest(path: string, request: { cmd: string; [arg: strin
       if (nl < 0) return;
       clearTimeout(timer);
       socket.end();
-      resolve(JSON.parse(buffered.slice(0, nl)) as Record<string, unknown>);
+      try {
+        resolve(JSON.parse(buffered.slice(0, nl)) as Record<string, unknown>);
+      } catch {
+        reject(new ControlUnreachable(path, 'the answer is not JSON: is this an ipsec-es control socket?'));
+      }
     });
-    socket.on('error', (e) => { clearTimeout(timer); reject(new Error(`control socket ${path}: ${e.message}`)); });
+    socket.on('error', (e: NodeJS.ErrnoException) => { clearTimeout(timer); reject(new ControlUnreachable(path, e.code ?? e.message)); });
   });
 }

@@ -21,6 +21,11 @@ import { staticSaInstallSpecs } from './staticSas.js';
 import { udpWire } from '../adapters/udp/wire.js';
 import type { EmulatedNic } from '../adapters/nic/emulatedNic.js';
 import { serveControl } from './control.js';
+import type { EventStore } from '../adapters/eventStore/types.js';
+import type { KeyStore } from '../adapters/keyStore/types.js';
+import { Histogram, serveMetrics } from '../adapters/metrics/prometheus.js';
+import { APPEND_BUCKETS, gatewayMetrics, policyRow, saRow, statsOf } from './gatewayViews.js';
+import { startCapture, tappedBind, type WireCapture } from './capture.js';
 
 export interface GatewayProcessOptions {
   /** The XML policy file. */
@@ -39,6 +44,14 @@ export interface GatewayProcessOptions {
   control?: string;
   /** Where status lines go (JSON, one per line). */
   log?: (line: string) => void;
+  /**
+   * Where SA keys go (default: in memory; static keys are in the policy file anyway). A sealed
+   * key store (`sealedFileKeyStore`) lets `ipsec-es export-wireshark` read them back with the KEK.
+   */
+  keys?: KeyStore;
+  /** Serve Prometheus metrics on this port (127.0.0.1 unless `metricsHost`); off by default. */
+  metricsPort?: number;
+  metricsHost?: string;
 }
 
 export interface RunningGateway {
@@ -53,6 +66,8 @@ export interface RunningGateway {
   bind: DatagramBind;
   /** Counters and SA states, JSON-safe. */
   status(): Record<string, unknown>;
+  /** The metrics endpoint's port, when serving. */
+  metricsPort?: number;
   stop(): Promise<void>;
 }
 
@@ -65,22 +80,42 @@ export interface RunningGateway {
 export async function runGateway(o: GatewayProcessOptions): Promise<RunningGateway> {
   const say = o.log ?? ((line: string) => console.log(line));
   const file = await loadPolicyFile(o.config);
-  const store = await fileLogEventStore({ directory: join(o.store, 'log') });
-  const keys = memoryKeyStore();
+  const fileStore = await fileLogEventStore({ directory: join(o.store, 'log') });
+  const keys = o.keys ?? memoryKeyStore();
+  // Every append timed (until durable) for the metrics, and the log's last position kept.
+  const appendLatency = new Histogram(APPEND_BUCKETS);
+  let appended = 0;
+  let position = 0n;
+  const store: EventStore = {
+    readStream: (...args) => fileStore.readStream(...args),
+    readAll: (...args) => fileStore.readAll(...args),
+    subscribe: (...args) => fileStore.subscribe(...args),
+    close: () => fileStore.close(),
+    appendToStream: async (...args) => {
+      const t0 = performance.now();
+      const r = await fileStore.appendToStream(...args);
+      appendLatency.observe((performance.now() - t0) / 1000);
+      appended += args[1].length;
+      if (r.lastGlobalPosition > position) position = r.lastGlobalPosition;
+      return r;
+    },
+  };
   const specs = await staticSaInstallSpecs(file.staticSas);
-  const logged = new Set((await readLog(store)).map((l) => l.streamName));
+  const before = await readLog(store);
+  position = before.at(-1)?.position ?? 0n;
+  const logged = new Set(before.map((l) => l.streamName));
   // Static keys live in the policy file: put those of logged SAs where a restore looks for them
   // (`installSa` stores the keys of the others).
   for (const s of specs) if (logged.has(`sa-${s.id}`)) await keys.put(`sa-${s.id}`, { ...s.keys });
   const gateway = new Gateway({ name: file.path, deps: { clock: systemClock, random: cryptoRandom, log: factLog(store) }, keys, spd: new Spd(file.policies, { defaultOutbound: file.defaultAction, defaultInbound: file.defaultAction }), ...(o.nic ? { nic: o.nic } : {}) });
   await gateway.offload?.ready();
-  const known = [...logged].filter((s) => s.startsWith('sa-')).map((s) => s.slice(3));
-  await gateway.restore(known);
+  const restored = [...logged].filter((s) => s.startsWith('sa-')).map((s) => s.slice(3));
+  await gateway.restore(restored);
   for (const s of specs) if (!logged.has(`sa-${s.id}`)) await gateway.installSa(s);
-  say(JSON.stringify({ event: 'started', restored: known.length, installed: specs.filter((s) => !logged.has(`sa-${s.id}`)).length, sas: gateway.saIds().map((id) => ({ id, status: gateway.state(id)?.status })) }));
+  say(JSON.stringify({ event: 'started', restored: restored.length, installed: specs.filter((s) => !logged.has(`sa-${s.id}`)).length, sas: gateway.saIds().map((id) => ({ id, status: gateway.state(id)?.status })) }));
 
   const tun = await o.tun();
-  const bind = await o.bind();
+  const bind = tappedBind(await o.bind());
   const fromTun = fromEventPattern<readonly Uint8Array[]>((h) => tun.read(h, (e) => say(JSON.stringify({ event: 'tunError', message: e.message }))), (_h, stop: () => void) => stop());
   const fromWireIn = new Subject<Uint8Array[]>();
   // Node does not say which local address a datagram came to; the SAD looks inbound SAs up by
@@ -101,6 +136,8 @@ export async function runGateway(o: GatewayProcessOptions): Promise<RunningGatew
     wire: wire.counters,
     ...(o.nic ? { nic: { ...o.nic.counters, sas: o.nic.saCount } } : {}),
   });
+  const interfaces = () => ({ tun: { ...tun.stats() }, udp: { ...bind.counters }, wire: { ...wire.counters }, ...(o.nic ? { nic: { ...o.nic.counters, sas: o.nic.saCount } } : {}) });
+  let capture: WireCapture | undefined;
   const reload = async () => {
     const next = await loadPolicyFile(o.config);
     const specs = await staticSaInstallSpecs(next.staticSas);
@@ -121,9 +158,61 @@ export async function runGateway(o: GatewayProcessOptions): Promise<RunningGatew
     say(JSON.stringify({ event: 'reloaded', ...result }));
     return result;
   };
+  /** The SA of the other direction: its `pairedSaId`, or the SA whose `pairedSaId` it is. */
+  const pairOf = (id: string) => gateway.state(id)?.params?.pairedSaId ?? gateway.saIds().find((o) => gateway.state(o)?.params?.pairedSaId === id);
+  const known = (id: unknown) => {
+    if (typeof id !== 'string' || gateway.state(id) === undefined) throw new Error(`no SA ${String(id)} (ipsec-es list-sas shows the ids)`);
+    return id;
+  };
   const control = await serveControl(o.control ?? join(o.store, 'control.sock'), {
     status: () => status(),
     reload: () => reload(),
+    'list-sas': async () => {
+      await gateway.settled();
+      return { sas: gateway.saIds().map((id) => saRow(gateway, id)), position: position.toString() };
+    },
+    'list-pols': () => ({ policies: gateway.spd.list().map(policyRow) }),
+    stats: (r) => statsOf(gateway, interfaces(), r.saId === undefined ? undefined : known(r.saId)),
+    // swanctl --terminate --child: the SA and its pair, reason operator, each a fact first.
+    terminate: async (r) => {
+      const id = known(r.saId);
+      const ids = [id, ...(r.pair !== false && pairOf(id) ? [pairOf(id)!] : [])].filter((x) => gateway.state(x)?.status !== 'dead');
+      if (ids.length === 0) throw new Error(`SA ${id} is already dead (${gateway.state(id)?.deleted?.reason ?? 'deleted'})`);
+      for (const x of ids) gateway.deleteSa(x, 'operator');
+      await gateway.settled();
+      return { deleted: ids, position: position.toString() };
+    },
+    // Static keys: the next generation comes from the policy file (as SIGHUP does), make-before-break.
+    rekey: async (r) => {
+      const id = known(r.saId);
+      const outboundId = gateway.state(id)?.params?.direction === 'outbound' ? id : pairOf(id);
+      if (!outboundId || gateway.state(outboundId)?.status !== 'mature') throw new Error(`SA ${id} has no mature outbound SA to replace (status ${gateway.state(outboundId ?? id)?.status})`);
+      const result = await reload();
+      if (!result.rekeyed.includes(outboundId)) {
+        throw new Error(`${o.config} holds no new key generation for ${outboundId}${result.installed.length ? ` (installed ${result.installed.join(', ')}; the new outbound SA is still missing)` : ''}: add the next <sad-entry> pair under the same reqid and run rekey again (negotiated rekeys come with IKEv2)`);
+      }
+      const by = result.installed;
+      return { replaced: [outboundId, ...(pairOf(outboundId) ? [pairOf(outboundId)!] : [])], by, position: position.toString() };
+    },
+    initiate: (r) => {
+      const policy = gateway.spd.get(String(r.policyId));
+      if (!policy) throw new Error(`no policy ${String(r.policyId)} (ipsec-es list-pols shows the ids)`);
+      if (policy.action !== 'protect' || policy.direction !== 'outbound') throw new Error(`policy ${policy.id} is not an outbound PROTECT policy: nothing to initiate`);
+      throw new Error(`initiate needs a key manager to negotiate with, and this gateway has static SAs from ${o.config} only: not supported until IKEv2 (issue 7); its SAs are up as soon as the file is loaded`);
+    },
+    'capture.start': (r) => {
+      if (capture) throw new Error(`a capture to ${capture.path} is running; stop it first`);
+      if (typeof r.path !== 'string' || !r.path.startsWith('/')) throw new Error('capture.start: path must be an absolute file path');
+      capture = startCapture(bind, r.path, { ...(v4 ? { local: v4 } : {}), ...(typeof r.maxPackets === 'number' ? { maxPackets: r.maxPackets } : {}) });
+      return { path: capture.path };
+    },
+    'capture.status': () => ({ capturing: capture !== undefined, packets: capture?.packets ?? 0 }),
+    'capture.stop': async () => {
+      if (!capture) throw new Error('no capture is running');
+      const c = capture;
+      capture = undefined;
+      return await c.stop();
+    },
     // Fault injection on the emulated NIC: the next packet over the SA carries SaDeleteReq.
     'nic.requestDelete': (r) => {
       const handle = gateway.state(String(r.saId))?.offload?.handle;
@@ -133,15 +222,23 @@ export async function runGateway(o: GatewayProcessOptions): Promise<RunningGatew
     },
     facts: async (r) => ({ facts: (await readLog(store)).filter((l) => r.stream === undefined || l.streamName === r.stream).map((l) => ({ stream: l.streamName, type: l.fact.type, data: l.fact.data, at: l.fact.meta.at })) }),
   });
+  const metrics = o.metricsPort === undefined ? undefined : await serveMetrics({
+    port: o.metricsPort,
+    ...(o.metricsHost ? { host: o.metricsHost } : {}),
+    collect: () => gatewayMetrics(gateway, { appendLatency, appendedEvents: () => appended, logPosition: () => position, counters: interfaces() }),
+  });
   return {
     gateway, tun, bind, status, reload,
+    ...(metrics ? { metricsPort: metrics.port } : {}),
     async stop() {
       for (const s of subs) s.unsubscribe();
       control.close();
+      metrics?.close();
+      await capture?.stop().catch(() => {});
       await gateway.settled().catch(() => {});
       gateway.stop();
       await Promise.allSettled([tun.close(), bind.close()]);
-      await store.close();
+      await fileStore.close();
     },
   };
 }

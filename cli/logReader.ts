@@ -1,0 +1,148 @@
+/**
+ * Reads a gateway's log for `replay`, `timeline`, `export-wireshark` and `inspect`, from any
+ * store the gateway can use: a directory of the embedded file log (the gateway's `--store`, whose
+ * log is `<dir>/log`, or the log directory itself), `postgres://…` or `kurrentdb://…`.
+ *
+ * The file log is read without opening it as a store: no writer lock is taken and nothing is
+ * written, so a log can be read while its gateway runs. Segments are read one at a time and
+ * records checked by their CRC-32C (FORMAT.md); the first record that is not whole in the last
+ * segment ends the read (a write in flight or a torn tail that the writer will cut). Records of
+ * other streams can be skipped without parsing their JSON (`streams`), which is what makes a
+ * timeline over a million events fast.
+ */
+import { open, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fromRecorded } from '../adapters/eventStore/facts.js';
+import { SEGMENT_HEADER_BYTES, readRecord, recordEvents, segmentHeaderProblem } from '../adapters/eventStore/fileLog/recordCodec.js';
+import type { EventStore } from '../adapters/eventStore/types.js';
+import type { LoggedFact } from '../engine/projections/replay.js';
+import { CliError, EXIT } from './commands/command.js';
+
+const SEGMENT = /^(\d{20})\.log$/;
+
+/** Progress of a read: `done` of `total` units (bytes for the file log, events for a server). */
+export type OnProgress = (done: number, total: number | undefined) => void;
+
+export interface LogSource {
+  /** What was opened, for messages. */
+  readonly description: string;
+  /**
+   * The facts in global order. `streams`: only these streams (others are skipped cheaply).
+   * `until`: stop after this global position.
+   */
+  facts(options?: { streams?: ReadonlySet<string>; until?: bigint; onProgress?: OnProgress }): AsyncGenerator<LoggedFact>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the log named by `spec` (a directory or a `postgres://`/`kurrentdb://` URL). A missing
+ * directory, or one without a log, is a `CliError` with exit 4 that says what was looked for.
+ *
+ * @example
+ * const log = await openLog('/var/lib/ipsec-es/a');
+ * for await (const f of log.facts()) console.log(f.fact.type);
+ */
+export async function openLog(spec: string): Promise<LogSource> {
+  if (/^postgres(ql)?:\/\//.test(spec)) {
+    const { postgresEventStore } = await import('../adapters/eventStore/postgres/index.js');
+    return storeSource(postgresEventStore({ connectionString: spec }), spec.replace(/\/\/[^@/]*@/, '//…@'));
+  }
+  if (/^(kurrentdb|esdb)(\+discover)?:\/\//.test(spec)) {
+    const { kurrentdbEventStore } = await import('../adapters/eventStore/kurrentdb/index.js');
+    return storeSource(kurrentdbEventStore({ connectionString: spec }), spec);
+  }
+  return fileLogSource(spec);
+}
+
+async function segmentsIn(dir: string): Promise<string[] | undefined> {
+  try {
+    const files = (await readdir(dir)).filter((f) => SEGMENT.test(f)).sort();
+    return files.length ? files.map((f) => join(dir, f)) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function fileLogSource(dir: string): Promise<LogSource> {
+  const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
+  if (!isDir) throw new CliError(`no store at ${dir}: give the gateway's --store directory (or a postgres:// or kurrentdb:// URL)`, EXIT.store);
+  const segments = (await segmentsIn(join(dir, 'log'))) ?? (await segmentsIn(dir));
+  if (!segments) throw new CliError(`no event log in ${dir} (looked for ${join(dir, 'log')}/*.log and ${dir}/*.log): is it a gateway's --store directory?`, EXIT.store);
+  return {
+    description: dir,
+    async *facts(options = {}) {
+      const sizes = await Promise.all(segments.map((p) => stat(p).then((s) => s.size)));
+      const total = sizes.reduce((a, b) => a + b, 0);
+      let before = 0;
+      for (let s = 0; s < segments.length; s++) {
+        const fh = await open(segments[s]!, 'r');
+        let buf: Buffer;
+        try {
+          buf = await fh.readFile();
+        } finally {
+          await fh.close();
+        }
+        const header = segmentHeaderProblem(buf);
+        if (header) {
+          if (s === segments.length - 1 && buf.length <= SEGMENT_HEADER_BYTES) return; // being created
+          throw new CliError(`${segments[s]} is damaged at byte 0 (${header}); open the store with its gateway to see the recovery report`, EXIT.store);
+        }
+        let off = SEGMENT_HEADER_BYTES;
+        let lastReport = 0;
+        while (off < buf.length) {
+          const r = readRecord(buf, off, false);
+          if (typeof r === 'string') {
+            if (s === segments.length - 1) break; // in flight, or a torn tail the writer cuts on open
+            throw new CliError(`${segments[s]} is damaged at byte ${off} (${r}); open the store with its gateway to see the recovery report`, EXIT.store);
+          }
+          if (options.until !== undefined && BigInt(r.firstPosition) > options.until) return;
+          if (!options.streams || options.streams.has(r.streamName)) {
+            const events = recordEvents(buf, r);
+            if (!events) throw new CliError(`${segments[s]}: the record at byte ${off} does not decode`, EXIT.store);
+            for (let i = 0; i < events.length; i++) {
+              const position = BigInt(r.firstPosition + i);
+              if (options.until !== undefined && position > options.until) return;
+              const [type, data, metadata] = events[i]!;
+              yield fromRecorded({ id: '', type, data, metadata, streamName: r.streamName, streamVersion: BigInt(r.firstVersion + i), globalPosition: position });
+            }
+          }
+          off += r.bytes;
+          if (options.onProgress && off - lastReport > 1 << 20) {
+            lastReport = off;
+            options.onProgress(before + off, total);
+          }
+        }
+        before += sizes[s]!;
+        options.onProgress?.(before, total);
+      }
+    },
+    async close() {},
+  };
+}
+
+function storeSource(store: EventStore, description: string): LogSource {
+  return {
+    description,
+    async *facts(options = {}) {
+      let after = 0n;
+      let done = 0;
+      for (;;) {
+        let page;
+        try {
+          page = await store.readAll({ after, maxCount: 10_000 });
+        } catch (e) {
+          throw new CliError(`cannot read ${description}: ${(e as Error).message}`, EXIT.store);
+        }
+        if (page.length === 0) return;
+        for (const e of page) {
+          if (options.until !== undefined && e.globalPosition > options.until) return;
+          if (!options.streams || options.streams.has(e.streamName)) yield fromRecorded(e);
+        }
+        after = page[page.length - 1]!.globalPosition;
+        done += page.length;
+        options.onProgress?.(done, undefined);
+      }
+    },
+    close: () => store.close(),
+  };
+}
