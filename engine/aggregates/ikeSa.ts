@@ -23,12 +23,18 @@ export interface IkeSaState {
   rekey?: { newIkeSaId: string; startedAt: string };
   rekeyedTo?: string;
   deleted?: { reason: string; at: string };
+  /** IKEv2 Message IDs (RFC 7296 §2.2): the next request we send, the next the peer sends. */
+  messageIds?: { nextOut: number; nextIn: number };
+  /** The last exchange that did not end `ok` (a refusal or a timeout), for "why did this IKE SA die?". */
+  lastFailure?: { exchange: string; outcome: string; detail?: string };
   lastAt?: string;
 }
 
 export const initialIkeSaState: IkeSaState = { status: 'none', version: 0, children: [] };
 
 export type IkeSaCommand =
+  | { type: 'InitiateIkeSa'; role: 'initiator' | 'responder'; peer: string; spiI: string; spiR?: string }
+  | { type: 'RecordExchange'; exchange: string; messageId: number; requestBy: 'us' | 'peer'; outcome: string; detail?: string }
   | { type: 'EstablishIkeSa'; spiR: string; keyRef: string; keyFingerprint: string; peer?: string; softLifetimeMs?: number; hardLifetimeMs?: number; rekeyOf?: string }
   | { type: 'AddChild'; saId: string }
   | { type: 'RemoveChild'; saId: string }
@@ -55,6 +61,17 @@ const live = (s: IkeSaState) => s.status === 'established' || s.status === 'reke
 export function decideIkeSa(command: IkeSaCommand, state: IkeSaState, ctx: CommandContext): IkeFact[] {
   const violation = (rule: string) => new IkeSaRuleViolation(command.type, state.status, rule);
   switch (command.type) {
+    case 'InitiateIkeSa': {
+      if (state.status !== 'none') throw violation('an IKE SA is initiated once');
+      const { type: _t, ...data } = command;
+      return [fact('IkeSaInitiated', data, ctx)];
+    }
+    case 'RecordExchange': {
+      if (state.status === 'none') throw violation('exchanges belong to an initiated IKE SA');
+      if (state.status === 'dead') return [];
+      const { type: _t, ...data } = command;
+      return [fact('IkeExchangeCompleted', data, ctx)];
+    }
     case 'EstablishIkeSa': {
       if (state.status !== 'none' && state.status !== 'initiated') throw violation('an IKE SA is established once');
       const { type: _t, ...data } = command;
@@ -113,6 +130,12 @@ export function evolveIkeSa(state: IkeSaState, f: IkeFact): IkeSaState {
       return { ...next, children: state.children.filter((c) => c !== f.data.saId) };
     case 'IkeSaDeleted':
       return { ...next, status: 'dead', deleted: { reason: f.data.reason, at } };
+    case 'IkeExchangeCompleted': {
+      const ids = state.messageIds ?? { nextOut: 0, nextIn: 0 };
+      const { exchange, outcome, detail, messageId, requestBy } = f.data;
+      const messageIds = requestBy === 'us' ? { ...ids, nextOut: Math.max(ids.nextOut, messageId + 1) } : { ...ids, nextIn: Math.max(ids.nextIn, messageId + 1) };
+      return { ...next, messageIds, ...(outcome !== 'ok' ? { lastFailure: { exchange, outcome, ...(detail !== undefined ? { detail } : {}) } } : {}) };
+    }
     default:
       return next;
   }

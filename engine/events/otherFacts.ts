@@ -43,7 +43,14 @@ export type AcquireFact =
 /** Stream `ike-<id>`. IKEv2 (issue 7) adds the exchange steps; the lifecycle facts are here. */
 export type IkeFact =
   | Fact<'IkeSaInitiated', { role: 'initiator' | 'responder'; peer: string; spiI: string; spiR?: string }>
-  | Fact<'IkeSaEstablished', { spiR: string; keyRef: string; keyFingerprint: string; peer?: string; softLifetimeMs?: number; hardLifetimeMs?: number; rekeyOf?: string }>
+  | Fact<'IkeSaEstablished', { spiR: string; keyRef: string; keyFingerprint: string; peer?: string; softLifetimeMs?: number; hardLifetimeMs?: number; rekeyOf?: string; spiI?: string; role?: 'initiator' | 'responder'; suite?: string }>
+  /**
+   * One IKEv2 exchange (RFC 7296 §1.2–§1.5) as this side saw it end: which, its Message ID, who
+   * sent the request (`us`/`peer`), and how it ended (`ok`, a Notify name such as
+   * AUTHENTICATION_FAILED or NO_PROPOSAL_CHOSEN, or `timeout`). `detail` says what was agreed
+   * or refused (suite, traffic selectors, SPIs).
+   */
+  | Fact<'IkeExchangeCompleted', { exchange: string; messageId: number; requestBy: 'us' | 'peer'; outcome: string; detail?: string }>
   | Fact<'ChildSaAdded', { saId: string }>
   | Fact<'ChildSaRemoved', { saId: string }>
   | Fact<'IkeSaRekeyStarted', { newIkeSaId: string }>

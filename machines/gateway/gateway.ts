@@ -110,6 +110,9 @@ export class Gateway {
   readonly #waiting = new Map<string, { resolve: () => void; reject: (e: unknown) => void }>();
   /** Facts as recorded, for live views and tests (not a source of truth: the log is). */
   readonly recorded: Array<{ saId: string; fact: SaFact }> = [];
+  readonly #saFacts = new Subject<{ saId: string; fact: SaFact }>();
+  /** Each SA fact as it is recorded (a key manager sends DELETE when an SA dies here). */
+  readonly saFacts$: Observable<{ saId: string; fact: SaFact }> = this.#saFacts.asObservable();
 
   /**
    * @example
@@ -180,6 +183,11 @@ export class Gateway {
    */
   establishIkeSa(spec: IkeSaSpec): Promise<void> {
     return this.#ikes.establish(spec);
+  }
+
+  /** IKEv2 started an IKE SA: its actor records `IkeSaInitiated`; exchanges follow as `ike.exchange` events. */
+  initiateIkeSa(ikeSaId: string, data: { role: 'initiator' | 'responder'; peer: string; spiI: string; spiR?: string }): void {
+    this.#ikes.initiate(ikeSaId, data);
   }
 
   /** Sends an event to an IKE SA's actor (the key manager's side of a rekey). */
@@ -322,7 +330,7 @@ export class Gateway {
         removeFromDataPath: (id) => this.#removeFromDataPath(id),
         requestRekey: (id) => this.rekeys.request(id),
       },
-      onFacts: (id, facts) => { for (const fact of facts) this.recorded.push({ saId: id, fact }); },
+      onFacts: (id, facts) => { for (const fact of facts) { this.recorded.push({ saId: id, fact }); this.#saFacts.next({ saId: id, fact }); } },
       onRejected: (id, message) => this.#waiting.get(id)?.reject(new Error(message)),
       onJournalFailure: (id, error) => {
         this.#waiting.get(id)?.reject(error);

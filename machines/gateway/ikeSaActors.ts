@@ -30,6 +30,11 @@ export interface IkeSaSpec {
   softLifetimeMs?: number;
   hardLifetimeMs?: number;
   rekeyOf?: string;
+  /** IKEv2: the SPIs as hex, our role, and the suite's name (default: `spiR` from the id, as the manual twin has no SPIs). */
+  spiI?: string;
+  spiR?: string;
+  role?: 'initiator' | 'responder';
+  suite?: string;
 }
 
 export class IkeSaActors {
@@ -50,10 +55,16 @@ export class IkeSaActors {
   async establish(spec: IkeSaSpec): Promise<void> {
     const keyRef = `ike-${spec.id}`;
     await this.keys.put(keyRef, spec.keys);
-    const entry = this.#start(spec.id);
+    const entry = this.#actors.get(spec.id) ?? this.#start(spec.id);
     const { id: _id, keys, ...rest } = spec;
     entry.actor.send({ type: 'ike.establish', spiR: spec.id.slice(0, 16), keyRef, keyFingerprint: keyFingerprint(...Object.values(keys)), ...rest });
     await entry.journal.settled();
+  }
+
+  /** IKEv2 started an IKE SA (IKE_SA_INIT sent or received): its actor and `IkeSaInitiated`. */
+  initiate(ikeSaId: string, data: { role: 'initiator' | 'responder'; peer: string; spiI: string; spiR?: string }): void {
+    if (this.#actors.has(ikeSaId)) return;
+    this.#start(ikeSaId).actor.send({ type: 'ike.initiate', ...data });
   }
 
   /** Sends to a live actor; a dead IKE SA's actor is final and is told nothing. */

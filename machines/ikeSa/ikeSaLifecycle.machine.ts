@@ -26,7 +26,9 @@ export interface IkeSaLifecycleContext {
 }
 
 export type IkeSaLifecycleEvent =
-  | { type: 'ike.establish'; spiR: string; keyRef: string; keyFingerprint: string; peer?: string; softLifetimeMs?: number; hardLifetimeMs?: number; rekeyOf?: string }
+  | { type: 'ike.initiate'; role: 'initiator' | 'responder'; peer: string; spiI: string; spiR?: string }
+  | { type: 'ike.exchange'; exchange: string; messageId: number; requestBy: 'us' | 'peer'; outcome: string; detail?: string }
+  | { type: 'ike.establish'; spiR: string; keyRef: string; keyFingerprint: string; peer?: string; softLifetimeMs?: number; hardLifetimeMs?: number; rekeyOf?: string; spiI?: string; role?: 'initiator' | 'responder'; suite?: string }
   | { type: 'child.add'; saId: string }
   | { type: 'child.remove'; saId: string }
   | { type: 'ike.rekeyed'; newIkeSaId: string }
@@ -105,12 +107,19 @@ export function createIkeSaLifecycleMachine(deps: { clock: Pick<Clock, 'now'>; r
         ],
       },
       new: {
-        on: { 'ike.establish': { target: 'route', actions: { type: 'record', params: ({ event }) => { const { type: _t, ...rest } = event; return { command: { type: 'EstablishIkeSa', ...rest } }; } } } },
+        on: {
+          'ike.initiate': { target: 'route', actions: { type: 'record', params: ({ event }) => { const { type: _t, ...rest } = event; return { command: { type: 'InitiateIkeSa', ...rest } }; } } },
+          'ike.establish': { target: 'route', actions: { type: 'record', params: ({ event }) => { const { type: _t, ...rest } = event; return { command: { type: 'EstablishIkeSa', ...rest } }; } } },
+          'ike.exchange': { actions: { type: 'record', params: ({ event }) => { const { type: _t, ...rest } = event; return { command: { type: 'RecordExchange', ...rest } }; } } },
+          // IKE_SA_INIT or IKE_AUTH failed (AUTHENTICATION_FAILED, NO_PROPOSAL_CHOSEN, timeout).
+          'ike.delete': { guard: { type: 'is', params: 'initiated' }, target: 'route', actions: { type: 'record', params: ({ event }) => ({ command: { type: 'DeleteIkeSa', reason: event.reason } }) } },
+        },
       },
       live: {
         initial: 'established',
         after: { hard: { guard: 'hasHard', target: 'route', actions: { type: 'record', params: { command: { type: 'DeleteIkeSa', reason: 'hardExpired' } } } } },
         on: {
+          'ike.exchange': { actions: { type: 'record', params: ({ event }) => { const { type: _t, ...rest } = event; return { command: { type: 'RecordExchange', ...rest } }; } } },
           'child.add': { actions: { type: 'record', params: ({ event }) => ({ command: { type: 'AddChild', saId: event.saId } }) } },
           'child.remove': { actions: { type: 'record', params: ({ event }) => ({ command: { type: 'RemoveChild', saId: event.saId } }) } },
           'ike.delete': { target: 'route', actions: { type: 'record', params: ({ event }) => ({ command: { type: 'DeleteIkeSa', reason: event.reason } }) } },
