@@ -1,0 +1,108 @@
+/**
+ * IPv6 through our gateways on real TUN devices (issue 6): one tunnel-mode SA pair carries both
+ * inner families (ping -6 and ping between the hosts behind the two gateways), first over an
+ * IPv4 WAN, then over an IPv6 WAN (`--listen ::`), as ESP in UDP 4500 (`ipsec-es gateway`) and
+ * as raw ESP (rawGatewayMain.ts). tcpdump on the WAN sees ESP only, of the outer family asked for.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { e2eSkipReason, newKeys, startGateway, type GatewayProcess } from './gateways.js';
+import { ADDR6, WAN_FILTER, dualStackSiteConfig, enableIpv6 } from './ipv6Site.js';
+import { startRawGateway, type RawGatewayProcess } from './rawGateways.js';
+import { ADDR, createTopology, type Topology } from './topology.js';
+
+const why = e2eSkipReason(['tcpdump', 'iperf3']);
+
+describe.skipIf(why !== undefined)(`IPv6 through two gateways${why ? ` (skipped: ${why})` : ''}`, () => {
+  let t: Topology;
+  let running: Array<GatewayProcess | RawGatewayProcess> = [];
+  const stopAll = async () => {
+    const stopping = running;
+    running = [];
+    await Promise.race([Promise.allSettled(stopping.map((g) => g.stop())), new Promise((r) => setTimeout(r, 10_000))]);
+  };
+  beforeAll(async () => {
+    t = await createTopology();
+    enableIpv6(t);
+  }, 60_000);
+  afterAll(async () => {
+    try {
+      await stopAll();
+    } finally {
+      t?.destroy();
+    }
+  }, 20_000);
+
+  /** Pings both ways in both inner families while tcpdump watches the WAN; returns what it saw, a line per packet. */
+  const pingBothWaysWatchingWan = async (count: number): Promise<string[]> => {
+    const capture = t.spawn(t.ns.gwA, ['tcpdump', '-i', 'wan0', '-nn', '-l', '-U', '-c', String(8 * count), ...WAN_FILTER]);
+    let seen = '';
+    capture.stdout!.on('data', (c: Buffer) => (seen += c.toString()));
+    await new Promise((r) => setTimeout(r, 500)); // tcpdump is listening
+    for (const [ns, to] of [[t.ns.hostA, ADDR6.hostB], [t.ns.hostB, ADDR6.hostA]] as const) {
+      expect(t.exec(ns, ['ping', '-6', '-c', String(count), '-i', '0.2', '-W', '2', to]), `ping -6 ${to}`).toMatch(/ 0% packet loss/);
+    }
+    for (const [ns, to] of [[t.ns.hostA, ADDR.hostB], [t.ns.hostB, ADDR.hostA]] as const) {
+      expect(t.exec(ns, ['ping', '-c', String(count), '-i', '0.2', '-W', '2', to]), `ping ${to}`).toMatch(/ 0% packet loss/);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    if (capture.exitCode === null) {
+      const exited = new Promise((r) => capture.once('exit', r));
+      capture.kill('SIGINT');
+      await exited;
+    }
+    return seen.split('\n').filter((l) => l.trim());
+  };
+  const noPlaintext = (line: string) => expect(line).not.toMatch(/fd01:|fd02:|10\.1\.0\.|10\.2\.0\.|ICMP/);
+
+  it('IPv6 (and IPv4) inner over an IPv4 WAN, ESP in UDP 4500: ping -6 both ways, 0 % loss, only ESP in UDP on the wire', async () => {
+    const keys = newKeys();
+    const start = (side: 'a' | 'b') => startGateway(t, side, keys, undefined, undefined, { xml: dualStackSiteConfig(side, keys, { wan: 4, esp: 'udp' }), args: ['--route', side === 'a' ? ADDR6.lanB : ADDR6.lanA] });
+    running = await Promise.all([start('a'), start('b')]);
+    const lines = await pingBothWaysWatchingWan(5);
+    expect(lines.length).toBe(40);
+    for (const line of lines) {
+      expect(line).toMatch(/^\S+ IP 192\.0\.2\.[12]\.4500 > 192\.0\.2\.[12]\.4500: UDP-encap: ESP/);
+      noPlaintext(line);
+    }
+    const status = await (running[0] as GatewayProcess).status();
+    expect(status.wire).toMatchObject({ espOut: 20, espIn: 20, droppedIn: 0 });
+    await stopAll();
+  }, 60_000);
+
+  it('both inner families over an IPv6 WAN (--listen ::), ESP in UDP 4500: 0 % loss, the WAN carries IPv6 UDP 4500 only; iperf3 -6 TCP passes', async () => {
+    const keys = newKeys();
+    const start = (side: 'a' | 'b') => startGateway(t, side, keys, undefined, undefined, { xml: dualStackSiteConfig(side, keys, { wan: 6, esp: 'udp' }), args: ['--listen', '::', '--route', side === 'a' ? ADDR6.lanB : ADDR6.lanA] });
+    running = await Promise.all([start('a'), start('b')]);
+    const lines = await pingBothWaysWatchingWan(5);
+    expect(lines.length).toBe(40);
+    for (const line of lines) {
+      expect(line).toMatch(/^\S+ IP6 fd00::[12]\.4500 > fd00::[12]\.4500: UDP-encap: ESP/);
+      noPlaintext(line);
+    }
+    // A TCP stream of full-sized IPv6 segments (the TUN MTU is 1400) over the IPv6 WAN.
+    const server = t.spawn(t.ns.hostB, ['iperf3', '-s', '-1', '-B', ADDR6.hostB]);
+    await new Promise((r) => setTimeout(r, 500));
+    const tcp = JSON.parse(t.exec(t.ns.hostA, ['iperf3', '-6', '-c', ADDR6.hostB, '-t', '2', '-J'], 30_000)) as { end: { sum_received: { bytes: number; bits_per_second: number }; sum_sent: { retransmits: number } } };
+    await new Promise((r) => server.once('exit', r));
+    expect(tcp.end.sum_received.bytes).toBeGreaterThan(1_000_000);
+    console.log(`iperf3 -6 through the tunnel over an IPv6 WAN: TCP ${(tcp.end.sum_received.bits_per_second / 1e6).toFixed(0)} Mbit/s, ${tcp.end.sum_sent.retransmits} retransmits`);
+    await stopAll();
+  }, 60_000);
+
+  it('both inner families over an IPv6 WAN as raw ESP (IP protocol 50 on an AF_INET6 raw socket)', async () => {
+    const keys = newKeys();
+    const start = (side: 'a' | 'b') =>
+      startRawGateway(t, side === 'a' ? t.ns.gwA : t.ns.gwB, side, dualStackSiteConfig(side, keys, { wan: 6, esp: 'raw' }), { listen: '::', routes: side === 'a' ? [ADDR.lanB, ADDR6.lanB] : [ADDR.lanA, ADDR6.lanA] });
+    running = await Promise.all([start('a'), start('b')]);
+    const lines = await pingBothWaysWatchingWan(5);
+    expect(lines.length).toBe(40);
+    for (const line of lines) {
+      expect(line).toMatch(/^\S+ IP6 fd00::[12] > fd00::[12]: ESP\(spi=0x[0-9a-f]{8},seq=0x[0-9a-f]+\)/);
+      expect(line).not.toMatch(/UDP|4500/);
+      noPlaintext(line);
+    }
+    const status = await (running[1] as RawGatewayProcess).status();
+    expect(status.wire).toMatchObject({ espOut: 20, espIn: 20, droppedIn: 0, droppedOut: 0 });
+    await stopAll();
+  }, 60_000);
+});
