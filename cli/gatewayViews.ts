@@ -101,15 +101,14 @@ export function gatewayMetrics(gateway: Gateway, m: MetricsSources): MetricFamil
   const states = new Map<string, number>();
   for (const s of ['larval', 'mature', 'rekeying', 'dying', 'dead']) states.set(s, 0);
   for (const { row } of rows) states.set(String(row.status), (states.get(String(row.status)) ?? 0) + 1);
-  const live = rows.filter(({ row }) => row.status !== 'dead');
   const drops: MetricFamily['samples'] = [];
   for (const { id, row } of rows) for (const [reason, n] of Object.entries(nonZero(gateway.drops.forSa(id)))) drops.push({ labels: { ...sa(id, row), reason }, value: n });
   const interfaceSamples: MetricFamily['samples'] = [];
   for (const [iface, c] of Object.entries(m.counters)) for (const [counter, v] of Object.entries(c)) if (typeof v === 'number') interfaceSamples.push({ labels: { interface: iface, counter }, value: v });
   return [
     { name: 'ipsec_es_sas', help: 'SAs by lifecycle state (dead ones until the process restarts)', type: 'gauge', samples: [...states].map(([state, value]) => ({ labels: { state }, value })) },
-    { name: 'ipsec_es_sa_packets_total', help: 'Packets processed by an SA (live SAs)', type: 'counter', samples: live.map(({ id, row }) => ({ labels: sa(id, row), value: (row.usage as { packets: number }).packets })) },
-    { name: 'ipsec_es_sa_bytes_total', help: 'Bytes processed by an SA (live SAs)', type: 'counter', samples: live.map(({ id, row }) => ({ labels: sa(id, row), value: (row.usage as { bytes: number }).bytes })) },
+    { name: 'ipsec_es_sa_packets_total', help: 'Packets processed by an SA (dead ones until the process restarts)', type: 'counter', samples: rows.map(({ id, row }) => ({ labels: sa(id, row), value: (row.usage as { packets: number }).packets })) },
+    { name: 'ipsec_es_sa_bytes_total', help: 'Bytes processed by an SA (dead ones until the process restarts)', type: 'counter', samples: rows.map(({ id, row }) => ({ labels: sa(id, row), value: (row.usage as { bytes: number }).bytes })) },
     { name: 'ipsec_es_drops_total', help: 'Packets dropped, by reason (all SAs and none)', type: 'counter', samples: DROP_REASONS.map((reason) => ({ labels: { reason }, value: gateway.drops.global[reason] })) },
     { name: 'ipsec_es_sa_drops_total', help: 'Packets dropped that could be tied to an SA, by SA and reason', type: 'counter', samples: drops },
     { name: 'ipsec_es_interface', help: 'TUN, UDP, wire and NIC counters as the adapters keep them', type: 'gauge', samples: interfaceSamples },
