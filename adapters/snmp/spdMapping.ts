@@ -233,8 +233,9 @@ function esProtect(r: Row, d: PolicyDirection, used: Set<string>): ProtectParams
     replayWindow: n(14),
     esn: n(15) === 1,
     offload: (['none', 'prefer', 'require'] as const)[n(16) - 1]!,
-    natT: n(17) === 1,
-    negotiationShunt: (['hold', 'drop', 'pass'] as const)[n(18) - 1]!,
+    // The defaults (no NAT-T, hold) stay absent, as a policy file leaves them.
+    ...(n(17) === 1 ? { natT: true } : {}),
+    ...(n(18) !== 1 ? { negotiationShunt: (['hold', 'drop', 'pass'] as const)[n(18) - 1]! } : {}),
   };
   const local = v(r, 6, t) as Buffer;
   const remote = v(r, 7, t) as Buffer;
