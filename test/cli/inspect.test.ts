@@ -44,7 +44,13 @@ describe.skipIf(!existsSync(CHROMIUM))(`inspect in a browser${existsSync(CHROMIU
       await page.goto(url);
       // The page opened while the replay runs (200 facts/s) and follows it live to the end.
       await page.getByTestId('status').filter({ hasText: 'replay done' }).waitFor({ timeout: 30_000 });
-      const rows = await page.locator('tr[data-actor]').evaluateAll((trs) => trs.map((tr) => ({ actor: (tr as HTMLElement).dataset.actor!, state: (tr as HTMLElement).dataset.state!, machine: tr.children[0]!.textContent, facts: Number(tr.children[3]!.textContent) })));
+      const rows = await page.locator('tr[data-actor]').evaluateAll((trs) =>
+        trs.map((el) => {
+          // Browser-side code; the project's lib has no DOM types.
+          const tr = el as unknown as { dataset: Record<string, string>; children: ArrayLike<{ textContent: string | null }> };
+          return { actor: tr.dataset.actor!, state: tr.dataset.state!, machine: tr.children[0]!.textContent, facts: Number(tr.children[3]!.textContent) };
+        }),
+      );
       expect(rows.length).toBe(Object.keys(expected).length);
       for (const r of rows) {
         expect(r.machine).toBe('sa'); // the SA lifecycle machine's id, from its definition
