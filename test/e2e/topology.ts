@@ -15,7 +15,7 @@ const LOCK = '/tmp/ipsec-es-e2e.lock';
  * iperf3 runs on 2 cores would measure each other). A directory is the lock; a dead holder's
  * lock is taken over.
  */
-async function lockE2e(): Promise<() => void> {
+export async function lockE2e(): Promise<() => void> {
   for (;;) {
     try {
       mkdirSync(LOCK);
