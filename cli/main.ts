@@ -48,8 +48,9 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Exit once stdout is flushed: a pipe may still hold a large --json answer.
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => process.stdout.write('', () => process.exit(code)),
   (e: unknown) => {
     process.stderr.write(`ipsec-es: ${(e as Error).message}\n`);
     process.exit(EXIT.refused);
