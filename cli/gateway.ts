@@ -19,6 +19,7 @@ import { Gateway } from '../machines/gateway/gateway.js';
 import { inbound, outbound } from '../streams/pipelines.js';
 import { staticSaInstallSpecs } from './staticSas.js';
 import { udpWire } from '../adapters/udp/wire.js';
+import { isRawEspBind, rawEspWire } from '../adapters/udp/rawEspBind.js';
 import type { EmulatedNic } from '../adapters/nic/emulatedNic.js';
 import { serveControl } from './control.js';
 import type { EventStore } from '../adapters/eventStore/types.js';
@@ -115,7 +116,8 @@ export async function runGateway(o: GatewayProcessOptions): Promise<RunningGatew
   say(JSON.stringify({ event: 'started', restored: restored.length, installed: specs.filter((s) => !logged.has(`sa-${s.id}`)).length, sas: gateway.saIds().map((id) => ({ id, status: gateway.state(id)?.status })) }));
 
   const tun = await o.tun();
-  const bind = tappedBind(await o.bind());
+  const opened = await o.bind();
+  const bind = tappedBind(opened);
   const fromTun = fromEventPattern<readonly Uint8Array[]>((h) => tun.read(h, (e) => say(JSON.stringify({ event: 'tunError', message: e.message }))), (_h, stop: () => void) => stop());
   const fromWireIn = new Subject<Uint8Array[]>();
   // Node does not say which local address a datagram came to; the SAD looks inbound SAs up by
@@ -123,7 +125,9 @@ export async function runGateway(o: GatewayProcessOptions): Promise<RunningGatew
   const ours = (family: 4 | 6) => gateway.saIds().map((id) => gateway.state(id)?.params).find((p) => p?.direction === 'inbound' && (p.dst.includes(':') ? 6 : 4) === family)?.dst;
   const v4 = o.localAddress ?? ours(4);
   const v6 = ours(6);
-  const wire = udpWire({ bind, drops: gateway.drops, local: { ...(v4 ? { v4 } : {}), ...(v6 ? { v6 } : {}) }, onDatagrams: (batch) => fromWireIn.next(batch) });
+  const local = { ...(v4 ? { v4 } : {}), ...(v6 ? { v6 } : {}) };
+  // A raw ESP bind (IP protocol 50) carries the engine's IP + ESP datagrams; a UDP bind ESP in UDP (RFC 3948).
+  const wire = isRawEspBind(opened) ? rawEspWire({ bind, drops: gateway.drops, local, onDatagrams: (batch) => fromWireIn.next(batch) }) : udpWire({ bind, drops: gateway.drops, local, onDatagrams: (batch) => fromWireIn.next(batch) });
   const subs = [
     fromTun.pipe(outbound(gateway)).subscribe((packets) => wire.send(packets)),
     fromWireIn.pipe(inbound(gateway)).subscribe((packets) => tun.write(packets)),

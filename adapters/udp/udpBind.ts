@@ -25,7 +25,7 @@ import { endianness } from 'node:os';
 import { IpsecError } from '../../engine/errors.js';
 import { NAT_T_PORT } from '../../engine/packet/udpEncap.js';
 import { parseIpAddress } from '../../engine/policy/ipText.js';
-import type { Datagram, DatagramBind, DatagramBindCounters, DatagramBindEvent, RawEspBindOptions, SocketBufferSize, UdpBindOptions } from './types.js';
+import type { Datagram, DatagramBind, DatagramBindCounters, DatagramBindEvent, SocketBufferSize, UdpBindOptions } from './types.js';
 
 /**
  * The default send and receive buffer size: 4 MiB.
@@ -350,33 +350,4 @@ async function readKernelDrops(family: 4 | 6, address: string, port: number): Pr
     if (fields[1] === local) return Number(fields[fields.length - 1]);
   }
   return undefined;
-}
-
-/**
- * Raw ESP (IP protocol 50, RFC 4303 without UDP encapsulation) as a `DatagramBind`: each
- * datagram's `data` would be the ESP packet (SPI first), `port` 0. Node has no raw sockets of its
- * own; this needs the `raw-socket` package (native, root or CAP_NET_RAW). It is not a dependency
- * of ipsec-es and no raw ESP bind is built in yet: this always rejects with
- * `IpsecError('bind.rawEspUnavailable')`, saying whether the package is missing or present but
- * unsupported.
- *
- * @example
- * const bind = await rawEspBind({ family: 4 }).catch((e) => udpBind({ address: '0.0.0.0' }));
- */
-export async function rawEspBind(options: RawEspBindOptions): Promise<DatagramBind> {
-  if (options.family !== 4 && options.family !== 6) throw new RangeError(`family: must be 4 or 6, got ${String(options.family)}`);
-  if (options.address !== undefined && isIP(options.address) !== options.family) throw new TypeError(`address: must be an IPv${options.family} literal, got ${options.address}`);
-  const specifier = 'raw-socket';
-  let found = true;
-  try {
-    await import(specifier);
-  } catch {
-    found = false;
-  }
-  throw new IpsecError(
-    'bind.rawEspUnavailable',
-    found
-      ? 'raw ESP (IP protocol 50): raw-socket is installed, but this version of ipsec-es has no raw ESP bind yet; use udpBind (ESP-in-UDP, RFC 3948)'
-      : 'raw ESP (IP protocol 50) is not available: install raw-socket (npm install raw-socket; it needs root or CAP_NET_RAW), or use udpBind (ESP-in-UDP, RFC 3948)',
-  );
 }

@@ -21,6 +21,9 @@ Options:
   --mtu <bytes>       TUN MTU (default 1400)
   --listen <address>  UDP address to bind (default 0.0.0.0)
   --port <n>          UDP port (default 4500)
+  --esp udp|raw       udp (default): ESP in UDP (RFC 3948); raw: ESP as IP protocol 50 on
+                      --listen's family (RFC 4303, no NAT traversal; needs CAP_NET_RAW; the
+                      policy file's SAs must have no <encapsulation-type>)
   --route <prefix>    add a route to <prefix> through the TUN device (repeatable)
   --offload emulated[:N]  offload to an emulated NIC (NDIS IPsec offload v2 shaped, real
                       crypto) with room for N SAs (default 1024), where a policy prefers offload
@@ -36,7 +39,7 @@ installed; a complete new pair replaces the live one make-before-break: a manual
 SIGUSR2 prints a status line (JSON); SIGTERM or SIGINT stops cleanly (exit 0).`,
   options: {
     config: { type: 'string' }, store: { type: 'string' }, tun: { type: 'string', default: 'ipsec0' }, mtu: { type: 'string', default: '1400' },
-    listen: { type: 'string', default: '0.0.0.0' }, port: { type: 'string', default: '4500' }, route: { type: 'string', multiple: true, default: [] },
+    listen: { type: 'string', default: '0.0.0.0' }, port: { type: 'string', default: '4500' }, esp: { type: 'string', default: 'udp' }, route: { type: 'string', multiple: true, default: [] },
     offload: { type: 'string' }, control: { type: 'string' }, kek: { type: 'string' }, metrics: { type: 'string' },
   },
   async run({ values }, io) {
@@ -61,12 +64,15 @@ SIGUSR2 prints a status line (JSON); SIGTERM or SIGINT stops cleanly (exit 0).`,
     const { udpBind } = await import('../../adapters/udp/udpBind.js');
     const { nativeUdpBind } = await import('../../adapters/udp/nativeUdpBind.js');
     const listen = String(values.listen);
+    if (values.esp !== 'udp' && values.esp !== 'raw') throw new CliError(`--esp must be udp or raw, got ${String(values.esp)}`, EXIT.usage);
+    const { rawEspBind } = await import('../../adapters/udp/rawEspBind.js');
     const running = await runGateway({
       config: String(values.config),
       store: String(values.store),
       tun: async () => openLinuxTun({ name: String(values.tun), mtu, up: true, routes: values.route as string[] }),
       // Batched syscalls (sendmmsg/recvmmsg) through our addon; node:dgram when it is not built.
       bind: async () => {
+        if (values.esp === 'raw') return rawEspBind({ family: listen.includes(':') ? 6 : 4, address: listen });
         try {
           return await nativeUdpBind({ address: listen, port });
         } catch (e) {
@@ -83,7 +89,7 @@ SIGUSR2 prints a status line (JSON); SIGTERM or SIGINT stops cleanly (exit 0).`,
     });
     process.on('SIGUSR2', () => io.out(JSON.stringify({ event: 'status', ...running.status() })));
     process.on('SIGHUP', () => void running.reload().catch((e: unknown) => io.out(JSON.stringify({ event: 'reloadFailed', message: (e as Error).message }))));
-    io.out(JSON.stringify({ event: 'running', tun: running.tun.name, udp: `${running.bind.localAddress}:${running.bind.localPort}`, ...(running.metricsPort !== undefined ? { metrics: running.metricsPort } : {}) }));
+    io.out(JSON.stringify({ event: 'running', tun: running.tun.name, udp: values.esp === 'raw' ? `raw ESP on ${running.bind.localAddress}` : `${running.bind.localAddress}:${running.bind.localPort}`, ...(running.metricsPort !== undefined ? { metrics: running.metricsPort } : {}) }));
     await new Promise<void>((resolve) => {
       for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => resolve());
     });

@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { IpsecError } from '../../../engine/errors.js';
-import { DEFAULT_SOCKET_BUFFER, rawEspBind, udpBind, type UdpBind } from '../../../adapters/udp/udpBind.js';
+import { DEFAULT_SOCKET_BUFFER, udpBind, type UdpBind } from '../../../adapters/udp/udpBind.js';
 import type { DatagramBindEvent } from '../../../adapters/udp/types.js';
 import { burstFromAnotherThread, burstIndices, burstOutcome, collect, until } from './helpers.js';
 
@@ -117,16 +117,5 @@ describe('udpBind', () => {
     for (let i = 0; i < 3 && !(with4MiB.length > 0 && with4MiB[with4MiB.length - 1]! <= n / 100); i++) with4MiB.push(await measure('4 MiB', DEFAULT_SOCKET_BUFFER));
     expect(Math.min(...with4MiB)).toBeLessThanOrEqual(n / 100);
     expect(Math.min(...with4MiB)).toBeLessThanOrEqual(withDefault);
-  });
-});
-
-describe('rawEspBind', () => {
-  it('says raw ESP is not available and how to get it, instead of failing obscurely', async () => {
-    const e = await rawEspBind({ family: 4 }).catch((x: unknown) => x);
-    expect(e).toBeInstanceOf(IpsecError);
-    expect((e as IpsecError).code).toBe('bind.rawEspUnavailable');
-    expect((e as IpsecError).message).toMatch(/not available: install raw-socket/);
-    await expect(rawEspBind({ family: 5 as 4 })).rejects.toThrow(/^family:/);
-    await expect(rawEspBind({ family: 4, address: '::1' })).rejects.toThrow(/^address:/);
   });
 });
