@@ -10,7 +10,6 @@
  * Random port, so a run is repeatable under a seeded twin.
  */
 import type { Subscription } from 'rxjs';
-import { ENCR } from '../../engine/crypto/transformIds.js';
 import type { EspKeys } from '../../engine/crypto/types.js';
 import type { EspSuiteSpec } from '../../engine/crypto/types.js';
 import { pskAuth, signedOctets, verifyPskAuth, type IdentityForAuth } from '../../engine/ike/auth.js';
@@ -506,10 +505,7 @@ export class IkeDaemon implements KeyManager {
       throw new IkeNegotiationError(outcome, detail);
     }
     conn.established = true;
-    await this.#gw.establishIkeSa({
-      id: conn.ikeSaId, peer: peer.remote.address, keys: { ...keys }, spiI: hex(session.spiI), spiR: hex(session.spiR), role: 'initiator', suite: suiteName(session.suite),
-      ...(peer.ikeLifetimes?.softMs !== undefined ? { softLifetimeMs: peer.ikeLifetimes.softMs } : {}), ...(peer.ikeLifetimes?.hardMs !== undefined ? { hardLifetimeMs: peer.ikeLifetimes.hardMs } : {}),
-    });
+    await this.#establish(conn, 'initiator');
     this.#armDpd(conn);
     // The CHILD SA of IKE_AUTH: refused on its own (the IKE SA stays, §1.2), or installed.
     try {
@@ -661,16 +657,23 @@ export class IkeDaemon implements KeyManager {
     void old.session.request(IKE_EXCHANGE.INFORMATIONAL, [{ type: 'D', protocol: IKE_PROTOCOL.IKE, spis: [] }]).catch(() => undefined).finally(() => this.#stopConn(old));
   }
 
+  /** `IkeSaEstablished` (keys to the key store) for an IKE SA that authenticated, or one that replaced `rekeyOf`. */
+  #establish(conn: Conn, role: 'initiator' | 'responder', rekeyOf?: string): Promise<void> {
+    const { peer, session } = conn;
+    const life = peer.ikeLifetimes;
+    return this.#gw.establishIkeSa({
+      id: conn.ikeSaId, peer: session.path.remote.address, keys: { ...session.keys }, spiI: hex(session.spiI), spiR: hex(session.spiR), role, suite: suiteName(session.suite),
+      ...(rekeyOf !== undefined ? { rekeyOf } : {}),
+      ...(life?.softMs !== undefined ? { softLifetimeMs: life.softMs } : {}), ...(life?.hardMs !== undefined ? { hardLifetimeMs: life.hardMs } : {}),
+    });
+  }
+
   async #adoptIkeRekey(old: Conn, next: Conn, role: 'initiator' | 'responder'): Promise<void> {
     old.retiring = true;
     this.#register(next);
     this.#current.set(old.peer.name, next);
     for (const rec of this.#children.values()) if (rec.ikeSaId === old.ikeSaId) rec.ikeSaId = next.ikeSaId;
-    const { peer, session } = next;
-    await this.#gw.establishIkeSa({
-      id: next.ikeSaId, peer: peer.remote.address, keys: { ...session.keys }, rekeyOf: old.ikeSaId, spiI: hex(session.spiI), spiR: hex(session.spiR), role, suite: suiteName(session.suite),
-      ...(peer.ikeLifetimes?.softMs !== undefined ? { softLifetimeMs: peer.ikeLifetimes.softMs } : {}), ...(peer.ikeLifetimes?.hardMs !== undefined ? { hardLifetimeMs: peer.ikeLifetimes.hardMs } : {}),
-    });
+    await this.#establish(next, role, old.ikeSaId);
     this.#armDpd(next);
     // The responder's lifecycle records the rekey it did not start; the initiator's completes its own.
     if (role === 'responder') this.#gw.sendIke(old.ikeSaId, { type: 'ike.adoptRekey', newIkeSaId: next.ikeSaId });
@@ -821,10 +824,7 @@ export class IkeDaemon implements KeyManager {
     this.#o.deps.clock.clearTimeout(conn.halfOpenTimer);
     const ours = signedOctets({ realMessage: conn.initResponse, peerNonce: conn.ni, prf, skP: session.keys.skPr, id: peer.local.id });
     const authPayloads: IkePayload[] = [{ type: 'IDr', idType: peer.local.id.idType, data: peer.local.id.data }, { type: 'AUTH', method: 2, data: pskAuth(prf, peer.psk, ours) }];
-    await this.#gw.establishIkeSa({
-      id: conn.ikeSaId, peer: session.path.remote.address, keys: { ...session.keys }, spiI: hex(session.spiI), spiR: hex(session.spiR), role: 'responder', suite: suiteName(session.suite),
-      ...(peer.ikeLifetimes?.softMs !== undefined ? { softLifetimeMs: peer.ikeLifetimes.softMs } : {}), ...(peer.ikeLifetimes?.hardMs !== undefined ? { hardLifetimeMs: peer.ikeLifetimes.hardMs } : {}),
-    });
+    await this.#establish(conn, 'responder');
     // A new IKE SA with this peer supersedes the old (INITIAL_CONTACT, §2.4); children go under it.
     this.#current.set(peer.name, conn);
     this.#armDpd(conn);
@@ -1048,6 +1048,3 @@ export class IkeDaemon implements KeyManager {
     if (reason !== 'rekeyed') this.#gw.sendIke(conn.ikeSaId, { type: 'ike.delete', reason });
   }
 }
-
-/** `ENCR` re-exported for configs that name suites by id. */
-export { ENCR };

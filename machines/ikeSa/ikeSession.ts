@@ -87,8 +87,6 @@ export class IkeSession {
   #pending: Pending | undefined;
   readonly #queue: Array<() => void> = [];
   #closed = false;
-  /** Counted, never thrown (DESIGN: a bad message is a counted drop with a reason). */
-  readonly drops = new Map<string, number>();
 
   constructor(o: IkeSessionOptions) {
     this.#o = o;
@@ -180,7 +178,7 @@ export class IkeSession {
   }
 
   #drop(reason: string): undefined {
-    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+    // Counted by the owner, never thrown (a bad message is a counted drop with a reason).
     this.#o.onDrop?.(reason);
     return undefined;
   }
