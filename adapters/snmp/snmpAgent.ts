@@ -15,7 +15,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import snmp, { type Agent, type Message, type RemoteInfo, type Varbind } from 'net-snmp';
 import type { PolicySource } from '../../engine/events/otherFacts.js';
 import type { AppliedChange, PolicyChange, PolicyService } from '../../machines/policy/policyService.js';
-import { samePolicy } from '../../machines/policy/policyData.js';
+import { samePolicy } from '../../engine/policy/policyData.js';
 import { DIFFSERV_MF_NEXT_FREE, DROP_ACTION, DROP_ACTION_LOG, ACCEPT_ACTION, ACCEPT_ACTION_LOG, EGRESS_GROUP_NAME, INGRESS_GROUP_NAME, T, TRUE_FILTER } from './mibTables.js';
 import { cloneState, emptyState, getValue, instances, stageSet, type MibState, type Scalars, type SetError, type Typed } from './mibState.js';
 import { compareOid, parseOid, type Oid } from './oid.js';

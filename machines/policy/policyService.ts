@@ -14,7 +14,7 @@ import type { Spd } from '../../engine/spd/spd.js';
 import type { Policy } from '../../engine/spd/types.js';
 import { validatePolicy } from '../../engine/spd/validate.js';
 import type { Clock, FactLog, Random } from '../ports.js';
-import { policyFromData, policyToData, samePolicy } from './policyData.js';
+import { policyFromData, policyToData, samePolicy } from '../../engine/policy/policyData.js';
 
 /** One change: put (add, or replace when the id is in the SPD) or remove. */
 export type PolicyChange = { kind: 'put'; policy: Policy } | { kind: 'remove'; id: string };

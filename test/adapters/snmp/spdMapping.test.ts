@@ -5,7 +5,7 @@ import { emptyState } from '../../../adapters/snmp/mibState.js';
 import { addPolicyRows, checkAndCompile, DEFAULT_GROUPS } from '../../../adapters/snmp/spdMapping.js';
 import { Spd } from '../../../engine/spd/spd.js';
 import type { Policy } from '../../../engine/spd/types.js';
-import { canonicalJson, policyToData } from '../../../machines/policy/policyData.js';
+import { canonicalJson, policyToData } from '../../../engine/policy/policyData.js';
 
 /**
  * A policy as the MIB can say it: a full-length prefix is a single address (RFC 3289 has prefix

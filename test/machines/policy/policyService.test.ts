@@ -10,7 +10,7 @@ import { parseIpAddress } from '../../../engine/policy/ipText.js';
 import { Spd } from '../../../engine/spd/spd.js';
 import type { Policy } from '../../../engine/spd/types.js';
 import type { FactLog } from '../../../machines/ports.js';
-import { policyFromData, policyToData, samePolicy } from '../../../machines/policy/policyData.js';
+import { policyFromData, policyToData, samePolicy } from '../../../engine/policy/policyData.js';
 import { PolicyService } from '../../../machines/policy/policyService.js';
 
 const ip = (t: string) => (parseIpAddress(t) as { ok: true; value: Uint8Array }).value;

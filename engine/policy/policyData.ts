@@ -3,8 +3,8 @@
  * address as text (RFC 5952 for IPv6), so it is JSON-safe and a log reads like the file it came
  * from. `policyToData` and `policyFromData` are inverses on valid policies.
  */
-import { formatIpAddress, parseIpAddress } from '../../engine/policy/ipText.js';
-import type { Policy } from '../../engine/spd/types.js';
+import { formatIpAddress, parseIpAddress } from './ipText.js';
+import type { Policy } from '../spd/types.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
