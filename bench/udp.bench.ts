@@ -6,10 +6,13 @@
  *     buffer cannot take): the cost of getting datagrams into the kernel, completions counted.
  *   - round trip: bind A sends 4 batches of 64 to bind B of the same kind, then waits until B
  *     has received them: sending plus receiving, both through the bind.
+ *   - burst loss: 20 000 datagrams from another thread into a live bind, with the kernel's default
+ *     receive buffer against 4 MiB: the share the kernel drops before this thread drains it.
  * Run: `npx tsx bench/udp.bench.ts [--quick]` (or compiled: `npm run bench` skips it; run
  * `node dist/bench/udp.bench.js`). Skips the native side, saying why, when the addon is not built.
  */
 import dgram from 'node:dgram';
+import { Worker } from 'node:worker_threads';
 import { IpsecError } from '../engine/errors.js';
 import { nativeUdpBind } from '../adapters/udp/nativeUdpBind.js';
 import { udpBind } from '../adapters/udp/udpBind.js';
@@ -32,6 +35,11 @@ try {
   if (!(e instanceof IpsecError && e.code === 'bind.nativeUnavailable')) throw e;
   console.log(`udp bench: nativeUdpBind skipped: ${e.message}`);
 }
+
+const kindsSized = (size: number | 'system'): Array<[string, Open]> => [
+  ['node:dgram udpBind', () => udpBind({ address: LOOPBACK, port: 0, recvBufferSize: size })],
+  ...(kinds.length === 2 ? [['nativeUdpBind', () => nativeUdpBind({ address: LOOPBACK, port: 0, recvBufferSize: size })] as [string, Open]] : []),
+];
 
 const batchTo = (port: number): Datagram[] => Array.from({ length: BATCH }, () => ({ data: new Uint8Array(SIZE).fill(0xab), address: LOOPBACK, port }));
 
@@ -109,3 +117,54 @@ if (kinds.length === 2) {
 }
 await Promise.all([...senders, ...pairs.flat()].map((b) => b.close()));
 sink.close();
+
+// Burst loss: a sender on another core, the receiving bind live in this thread.
+const BURST = 20_000;
+const BURST_SENDER = `
+const dgram = require('node:dgram');
+const { workerData, parentPort } = require('node:worker_threads');
+const { port, n, size } = workerData;
+const s = dgram.createSocket('udp4');
+s.bind(0, '127.0.0.1', () => {
+  s.setSendBufferSize(4 << 20);
+  let sent = 0, done = 0;
+  const cb = () => { if (++done === n) { s.close(); parentPort.postMessage(done); } };
+  const round = () => {
+    for (let i = 0; i < 256 && sent < n; i++, sent++) s.send(Buffer.alloc(size, 0xab), port, '127.0.0.1', cb);
+    if (sent < n) setImmediate(round);
+  };
+  round();
+});`;
+async function burstLoss(open: Open): Promise<number> {
+  const b = await open();
+  let received = 0;
+  b.onReceive((batch) => void (received += batch.length));
+  const worker = new Worker(BURST_SENDER, { eval: true, workerData: { port: b.localPort, n: BURST, size: SIZE } });
+  await new Promise((r) => worker.once('message', r));
+  await worker.terminate();
+  const deadline = Date.now() + 5_000;
+  let lost = BURST - received;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    const drops = (await (b as DatagramBind & { kernelDrops?(): Promise<number | undefined> }).kernelDrops?.()) ?? 0;
+    lost = BURST - received;
+    if (received + drops >= BURST) break;
+  }
+  await b.close();
+  return lost / BURST;
+}
+const sizes = [['kernel default', 'system'], ['4 MiB', 4 << 20]] as const;
+const loss = sizes.map(() => kinds.map(() => [] as number[]));
+for (let run = 0; run < (quick ? 1 : 3); run++) {
+  for (let z = 0; z < sizes.length; z++) {
+    const opens = kindsSized(sizes[z]![1]);
+    for (let k = 0; k < opens.length; k++) loss[z]![k]!.push(await burstLoss(opens[k]![1]));
+  }
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+console.log(`Burst of ${BURST} × ${SIZE} octets from another thread into a live bind (median loss of ${loss[0]![0]!.length} run(s))`);
+kinds.forEach(([name], k) => {
+  const d = median(loss[0]![k]!);
+  const m = median(loss[1]![k]!);
+  console.log(`  ${name.padEnd(20)} kernel default buffer ${(d * 100).toFixed(2).padStart(6)} %   4 MiB ${(m * 100).toFixed(2).padStart(6)} %`);
+});

@@ -40,13 +40,19 @@ export async function closedPort(address: string): Promise<Endpoint> {
 const BURST_SENDER = `
 const dgram = require('node:dgram');
 const { workerData, parentPort } = require('node:worker_threads');
-const { to, n, size, batch } = workerData;
+const { to, n, size, batch, flag } = workerData;
 const family = to.address.includes(':') ? 6 : 4;
 const s = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: (h, _o, cb) => cb(null, h, family) });
 s.bind(0, family === 6 ? '::1' : '127.0.0.1', () => {
   s.setSendBufferSize(4 << 20);
   let sent = 0, ok = 0, errors = 0;
-  const done = (e) => { if (e) errors++; else ok++; };
+  const finish = () => {
+    s.close();
+    if (flag) { const f = new Int32Array(flag); Atomics.store(f, 0, 1); Atomics.notify(f, 0); }
+    parentPort.postMessage({ sent: ok, errors });
+  };
+  // Each datagram is in the receiver's socket (or counted as dropped) when its callback runs.
+  const done = (e) => { if (e) errors++; else ok++; if (ok + errors === n) finish(); };
   const round = () => {
     for (let i = 0; i < batch && sent < n; i++, sent++) {
       const b = Buffer.alloc(size, 0xab);
@@ -55,7 +61,6 @@ s.bind(0, family === 6 ? '::1' : '127.0.0.1', () => {
       s.send(b, to.port, to.address, done);
     }
     if (sent < n) setImmediate(round);
-    else setTimeout(() => { s.close(); parentPort.postMessage({ sent: ok, errors }); }, 20);
   };
   round();
 });
@@ -65,9 +70,15 @@ s.bind(0, family === 6 ? '::1' : '127.0.0.1', () => {
  * Sends `n` datagrams of `size` octets (octets 4..7: the index) to `to` from a worker thread, in
  * rounds of `batch` per event-loop turn, as a busy gateway would. Resolves with what its
  * socket accepted.
+ *
+ * `freeze: true` blocks this thread (Atomics.wait) until the last datagram is sent, so nothing
+ * here reads the receiving socket during the burst: what it holds afterwards is exactly what
+ * its buffer could queue, whatever the load on the machine.
  */
-export function burstFromAnotherThread(to: Endpoint, n: number, size = 1400, batch = 256): Promise<{ sent: number; errors: number }> {
-  const worker = new Worker(BURST_SENDER, { eval: true, workerData: { to, n, size, batch } });
+export function burstFromAnotherThread(to: Endpoint, n: number, size = 1400, batch = 256, options: { freeze?: boolean } = {}): Promise<{ sent: number; errors: number }> {
+  const flag = options.freeze ? new SharedArrayBuffer(4) : undefined;
+  const worker = new Worker(BURST_SENDER, { eval: true, workerData: { to, n, size, batch, flag } });
+  if (flag !== undefined) freezeUntil(flag);
   return new Promise((resolve, reject) => {
     worker.once('message', (m: { sent: number; errors: number }) => {
       resolve(m);
@@ -75,6 +86,14 @@ export function burstFromAnotherThread(to: Endpoint, n: number, size = 1400, bat
     });
     worker.once('error', reject);
   });
+}
+
+/**
+ * Blocks this thread until a worker sets the first int of `flag` (at most 60 s): the receiving
+ * sockets of this thread are not read meanwhile.
+ */
+export function freezeUntil(flag: SharedArrayBuffer): void {
+  if (Atomics.wait(new Int32Array(flag), 0, 0, 60_000) === 'timed-out') throw new Error('the burst sender did not finish within 60 s');
 }
 
 /** The indices (octets 4..7) of received burst datagrams: checks each arrived once. */

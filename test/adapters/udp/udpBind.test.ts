@@ -97,25 +97,30 @@ describe('udpBind', () => {
     expect(await b.kernelDrops()).toBeUndefined();
   });
 
-  it('measures loss of a 20 000 datagram burst: the kernel default buffer against 4 MiB', async () => {
+  it('a 4 MiB buffer queues in proportion to its grant (~40× the kernel default): a 20 000 datagram burst with this thread frozen', async () => {
+    // The receiver is frozen for the whole burst, so what each socket holds afterwards is what its
+    // buffer can queue (a 1400-octet datagram costs ~2.3 KiB of buffer on loopback), not how fast
+    // this thread drained it: the same numbers on an idle machine and under a loaded CI run.
+    // How much a live gateway loses to a burst is a speed question: `bench/udp.bench.ts` prints it.
     const n = 20_000;
     const measure = async (label: string, size: number | 'system') => {
       const b = await bind({ address: '127.0.0.1', port: 0, recvBufferSize: size });
       const got = collect(b);
-      const { sent } = await burstFromAnotherThread({ address: '127.0.0.1', port: b.localPort }, n, 1400);
+      const { sent } = await burstFromAnotherThread({ address: '127.0.0.1', port: b.localPort }, n, 1400, 256, { freeze: true });
       expect(sent).toBe(n);
       const outcome = await burstOutcome(got, n, async () => (await b.kernelDrops())!);
       expect(burstIndices(got).size).toBe(got.length);
       expect(outcome.received + outcome.kernelDrops).toBe(n); // every loss is a counted kernel drop
-      console.info(`[udpBind] ${label} receive buffer (${b.buffers.recv.actual} octets granted): ${n} sent, ${outcome.received} received, ${outcome.kernelDrops} dropped by the kernel (${((outcome.kernelDrops / n) * 100).toFixed(1)} %)`);
+      const granted = b.buffers.recv.actual;
+      console.info(`[udpBind] ${label} receive buffer (${granted} octets granted), receiver frozen: ${n} sent, ${outcome.received} queued, ${outcome.kernelDrops} dropped by the kernel`);
+      // What was queued filled the buffer: between one datagram per 4 KiB and one per 1400 octets.
+      expect(outcome.received).toBeGreaterThanOrEqual(Math.floor(granted / 4096));
+      expect(outcome.received).toBeLessThanOrEqual(Math.ceil(granted / 1400));
       await b.close();
-      return outcome.kernelDrops;
+      return { queued: outcome.received, granted };
     };
     const withDefault = await measure('system default', 'system');
-    // Up to three runs: a run starved of CPU by parallel tests drops whatever the buffer (see the contract).
-    const with4MiB: number[] = [];
-    for (let i = 0; i < 3 && !(with4MiB.length > 0 && with4MiB[with4MiB.length - 1]! <= n / 100); i++) with4MiB.push(await measure('4 MiB', DEFAULT_SOCKET_BUFFER));
-    expect(Math.min(...with4MiB)).toBeLessThanOrEqual(n / 100);
-    expect(Math.min(...with4MiB)).toBeLessThanOrEqual(withDefault);
+    const with4MiB = await measure('4 MiB', DEFAULT_SOCKET_BUFFER);
+    expect(with4MiB.queued).toBeGreaterThanOrEqual(Math.floor((with4MiB.granted / withDefault.granted) * withDefault.queued * 0.9));
   });
 });
