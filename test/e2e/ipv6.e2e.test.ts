@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { e2eSkipReason, newKeys, startGateway, type GatewayProcess } from './gateways.js';
 import { ADDR6, WAN_FILTER, dualStackSiteConfig, enableIpv6 } from './ipv6Site.js';
 import { startRawGateway, type RawGatewayProcess } from './rawGateways.js';
-import { ADDR, createTopology, type Topology } from './topology.js';
+import { ADDR, createTopology, listening, startCapture, type Topology } from './topology.js';
 
 const why = e2eSkipReason(['tcpdump', 'iperf3']);
 
@@ -34,23 +34,14 @@ describe.skipIf(why !== undefined)(`IPv6 through two gateways${why ? ` (skipped:
 
   /** Pings both ways in both inner families while tcpdump watches the WAN; returns what it saw, a line per packet. */
   const pingBothWaysWatchingWan = async (count: number): Promise<string[]> => {
-    const capture = t.spawn(t.ns.gwA, ['tcpdump', '-i', 'wan0', '-nn', '-l', '-U', '-c', String(8 * count), ...WAN_FILTER]);
-    let seen = '';
-    capture.stdout!.on('data', (c: Buffer) => (seen += c.toString()));
-    await new Promise((r) => setTimeout(r, 500)); // tcpdump is listening
+    const capture = await startCapture(t, t.ns.gwA, ['-i', 'wan0', '-nn', '-l', '-U', '-c', String(8 * count), ...WAN_FILTER]);
     for (const [ns, to] of [[t.ns.hostA, ADDR6.hostB], [t.ns.hostB, ADDR6.hostA]] as const) {
       expect(t.exec(ns, ['ping', '-6', '-c', String(count), '-i', '0.2', '-W', '2', to]), `ping -6 ${to}`).toMatch(/ 0% packet loss/);
     }
     for (const [ns, to] of [[t.ns.hostA, ADDR.hostB], [t.ns.hostB, ADDR.hostA]] as const) {
       expect(t.exec(ns, ['ping', '-c', String(count), '-i', '0.2', '-W', '2', to]), `ping ${to}`).toMatch(/ 0% packet loss/);
     }
-    await new Promise((r) => setTimeout(r, 300));
-    if (capture.exitCode === null) {
-      const exited = new Promise((r) => capture.once('exit', r));
-      capture.kill('SIGINT');
-      await exited;
-    }
-    return seen.split('\n').filter((l) => l.trim());
+    return capture.stop();
   };
   const noPlaintext = (line: string) => expect(line).not.toMatch(/fd01:|fd02:|10\.1\.0\.|10\.2\.0\.|ICMP/);
 
@@ -81,7 +72,7 @@ describe.skipIf(why !== undefined)(`IPv6 through two gateways${why ? ` (skipped:
     }
     // A TCP stream of full-sized IPv6 segments (the TUN MTU is 1400) over the IPv6 WAN.
     const server = t.spawn(t.ns.hostB, ['iperf3', '-s', '-1', '-B', ADDR6.hostB]);
-    await new Promise((r) => setTimeout(r, 500));
+    await listening(t, t.ns.hostB, 5201);
     const tcp = JSON.parse(t.exec(t.ns.hostA, ['iperf3', '-6', '-c', ADDR6.hostB, '-t', '2', '-J'], 30_000)) as { end: { sum_received: { bytes: number; bits_per_second: number }; sum_sent: { retransmits: number } } };
     await new Promise((r) => server.once('exit', r));
     expect(tcp.end.sum_received.bytes).toBeGreaterThan(1_000_000);

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { e2eSkipReason, newKeys } from './gateways.js';
 import { startRawGateway, type RawGatewayProcess } from './rawGateways.js';
 import { siteConfig } from './siteConfig.js';
-import { ADDR, createTopology, type Topology } from './topology.js';
+import { ADDR, createTopology, startCapture, type Topology } from './topology.js';
 
 const why = e2eSkipReason(['tcpdump']);
 const ADDON = resolve(import.meta.dirname, '../../native/tun/build/Release/ipsec_es_tun.node');
@@ -38,20 +38,12 @@ describe.skipIf(why !== undefined)(`two gateways over raw ESP (IP protocol 50)${
   }, 20_000);
 
   it('ping both ways, 0 % loss; tcpdump on the WAN sees only ESP (protocol 50), no UDP, no plaintext', async () => {
-    const capture = t.spawn(t.ns.gwA, ['tcpdump', '-i', 'wan0', '-nn', '-l', '-U', '-v', '-c', '40', 'not', 'arp']);
-    let seen = '';
-    capture.stdout!.on('data', (c: Buffer) => (seen += c.toString()));
-    await new Promise((r) => setTimeout(r, 500)); // tcpdump is listening
+    const capture = await startCapture(t, t.ns.gwA, ['-i', 'wan0', '-nn', '-l', '-U', '-v', '-c', '40', 'not', 'arp']);
     expect(t.exec(t.ns.hostA, ['ping', '-c', '10', '-i', '0.2', '-W', '2', ADDR.hostB])).toMatch(/ 0% packet loss/);
     expect(t.exec(t.ns.hostB, ['ping', '-c', '10', '-i', '0.2', '-W', '2', ADDR.hostA])).toMatch(/ 0% packet loss/);
-    await new Promise((r) => setTimeout(r, 300));
-    if (capture.exitCode === null) {
-      const exited = new Promise((r) => capture.once('exit', r));
-      capture.kill('SIGINT');
-      await exited;
-    }
+    await capture.stop();
     // -v prints each packet on two lines: the IP header (proto ESP (50)), then the ESP header.
-    const text = seen.replace(/\n\s+/g, ' ');
+    const text = capture.text().replace(/\n\s+/g, ' ');
     const packets = text.split('\n').filter((l) => l.trim());
     expect(packets.length).toBeGreaterThanOrEqual(40);
     for (const p of packets) {

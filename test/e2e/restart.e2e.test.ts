@@ -5,21 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { e2eLab, e2eSkipReason, newKeys, startGateway } from './gateways.js';
-import { ADDR, type Topology } from './topology.js';
+import { ADDR, listening, startCapture } from './topology.js';
 
 const why = e2eSkipReason(['iperf3', 'tcpdump']);
 
 /** ESP sequence numbers of A → B datagrams in tcpdump's text output. */
 const seqs = (text: string) => [...text.matchAll(/192\.0\.2\.1\.4500 > 192\.0\.2\.2\.4500: UDP-encap: ESP\(spi=0x[0-9a-f]+,seq=0x([0-9a-f]+)\)/g)].map((m) => parseInt(m[1]!, 16));
-
-/** Waits until a TCP port listens in a namespace. */
-async function listening(t: Topology, ns: string, port: number): Promise<void> {
-  for (let i = 0; i < 50; i++) {
-    if (t.exec(ns, ['ss', '-Hltn', `sport = :${port}`]).trim()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nothing listens on ${port} in ${ns}`);
-}
 
 describe.skipIf(why !== undefined)(`kill -9 and restart from the log${why ? ` (skipped: ${why})` : ''}`, () => {
   const lab = e2eLab();
@@ -30,10 +21,7 @@ describe.skipIf(why !== undefined)(`kill -9 and restart from the log${why ? ` (s
     const keys = newKeys();
     const [a, b] = await Promise.all([startGateway(t, 'a', keys), startGateway(t, 'b', keys)]);
     running.push(a, b);
-    const capture = t.spawn(t.ns.gwB, ['tcpdump', '-i', 'wan0', '-nn', '-l', '-U', 'src', ADDR.gwAWan, 'and', 'udp', 'port', '4500']);
-    let wire = '';
-    capture.stdout!.on('data', (c: Buffer) => (wire += c.toString()));
-    await new Promise((r) => setTimeout(r, 500));
+    const capture = await startCapture(t, t.ns.gwB, ['-i', 'wan0', '-nn', '-l', '-U', 'src', ADDR.gwAWan, 'and', 'udp', 'port', '4500']);
     // A stream from host A, then the crash in the middle of it.
     const server = t.spawn(t.ns.hostB, ['iperf3', '-s', '-1', '-B', ADDR.hostB]);
     await listening(t, t.ns.hostB, 5201);
@@ -41,11 +29,11 @@ describe.skipIf(why !== undefined)(`kill -9 and restart from the log${why ? ` (s
     let clientOut = '';
     client.stdout!.on('data', (c: Buffer) => (clientOut += c.toString()));
     client.stderr!.on('data', (c: Buffer) => (clientOut += c.toString()));
-    while (seqs(wire).length < 600 && client.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+    while (seqs(capture.text()).length < 600 && client.exitCode === null) await new Promise((r) => setTimeout(r, 100));
     a.child.kill('SIGKILL');
     await new Promise((r) => a.child.once('exit', r));
     await new Promise((r) => setTimeout(r, 300));
-    const before = seqs(wire);
+    const before = seqs(capture.text());
     expect(before.length, clientOut).toBeGreaterThan(500);
     // The stream's control connection died with the tunnel: end it here.
     client.kill('SIGKILL');
@@ -57,8 +45,8 @@ describe.skipIf(why !== undefined)(`kill -9 and restart from the log${why ? ` (s
     expect(started).toMatchObject({ restored: 2, installed: 0 });
     expect(t.exec(t.ns.hostA, ['ping', '-c', '10', '-i', '0.2', '-W', '2', ADDR.hostB])).toMatch(/ 0% packet loss/);
     await new Promise((r) => setTimeout(r, 300));
-    capture.kill('SIGINT');
-    const after = seqs(wire).slice(before.length);
+    await capture.stop(0);
+    const after = seqs(capture.text()).slice(before.length);
     expect(after.length).toBeGreaterThanOrEqual(10);
     // RFC 4303 §3.3.3: never a number twice under one SA; the restart jumped past the last checkpoint plus a margin.
     expect(Math.min(...after)).toBeGreaterThan(Math.max(...before));

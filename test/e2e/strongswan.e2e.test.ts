@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { e2eSkipReason } from './gateways.js';
 import { ikeSiteXml, pskHex } from './ikeSiteConfig.js';
-import { lockE2e } from './topology.js';
+import { listening, lockE2e } from './topology.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const HARNESS = resolve(ROOT, '../shared/peers/strongswan/run.sh');
@@ -106,7 +106,7 @@ describe.skipIf(skip !== undefined)('interop with strongSwan', () => {
     expect(exchanges(ours)).toEqual(['IKE_SA_INIT:us:ok', 'IKE_AUTH:us:ok']);
     // TCP through the tunnel.
     const server = spawn('ip', ['netns', 'exec', 'ssA-rhost', 'iperf3', '-s', '-1'], { stdio: 'ignore' });
-    await new Promise((r) => setTimeout(r, 500));
+    await listening({ exec: (ns, cmd) => sh('ip', ['netns', 'exec', ns, ...cmd]) }, 'ssA-rhost', 5201);
     const iperf = JSON.parse(sh('ip', ['netns', 'exec', 'ssA-lhost', 'iperf3', '-c', '10.22.0.2', '-t', '2', '-J'], { timeout: 20_000 })) as { end: { sum_received: { bytes: number } } };
     server.kill();
     expect(iperf.end.sum_received.bytes).toBeGreaterThan(100_000);

@@ -125,3 +125,60 @@ export async function createTopology(options: { exclusive?: boolean } = {}): Pro
     destroy,
   };
 }
+
+/** A running tcpdump: what it printed so far, and a stop that returns every line. */
+export interface Capture {
+  /** The text printed so far (one line per packet with `-l`). */
+  text(): string;
+  /** Waits for tcpdump to end by itself (`-c`) for up to `graceMs`, else interrupts it; returns its non-empty lines. */
+  stop(graceMs?: number): Promise<string[]>;
+}
+
+/**
+ * Starts tcpdump in a namespace and resolves once it says it is listening (its "listening on"
+ * line on stderr), so no packet sent after this resolves is missed, however loaded the machine.
+ *
+ * @example
+ * const cap = await startCapture(t, t.ns.gwA, ['-i', 'wan0', '-nn', '-l', '-U', 'not', 'arp']);
+ * ...; const lines = await cap.stop();
+ */
+export async function startCapture(t: Pick<Topology, 'spawn'>, ns: string, args: string[], readyMs = 15_000): Promise<Capture> {
+  const c = t.spawn(ns, ['tcpdump', ...args]);
+  let out = '';
+  let err = '';
+  c.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const exited = new Promise<void>((r) => (c.exitCode !== null ? r() : c.once('exit', () => r())));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`tcpdump ${args.join(' ')} did not start listening within ${readyMs} ms: ${err.trim()}`)), readyMs);
+    c.stderr!.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+      if (/listening on/.test(err)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`tcpdump ${args.join(' ')} exited before listening: ${err.trim()}`));
+    });
+  });
+  return {
+    text: () => out,
+    stop: async (graceMs = 300) => {
+      await Promise.race([exited, new Promise((r) => setTimeout(r, graceMs))]);
+      if (c.exitCode === null && c.signalCode === null) {
+        c.kill('SIGINT');
+        await exited;
+      }
+      return out.split('\n').filter((l) => l.trim());
+    },
+  };
+}
+
+/** Waits until a TCP port listens in a namespace (iperf3 -s, say), up to `ms`. */
+export async function listening(t: Pick<Topology, 'exec'>, ns: string, port: number, ms = 10_000): Promise<void> {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+    if (t.exec(ns, ['ss', '-Hltn', `sport = :${port}`]).trim()) return;
+  }
+  throw new Error(`nothing listens on ${port} in ${ns} after ${ms} ms`);
+}

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { e2eSkipReason, newKeys, startGateway, type GatewayProcess } from './gateways.js';
-import { ADDR, createTopology, type Topology } from './topology.js';
+import { ADDR, createTopology, listening, startCapture, type Topology } from './topology.js';
 
 const why = e2eSkipReason(['iperf3', 'tcpdump']);
 
@@ -29,19 +29,10 @@ describe.skipIf(why !== undefined)(`two gateways in network namespaces${why ? ` 
   }, 20_000);
 
   it('ping both ways, 0 % loss, and the WAN carries only ESP in UDP 4500', async () => {
-    const capture = t.spawn(t.ns.gwA, ['tcpdump', '-i', 'wan0', '-nn', '-l', '-U', '-c', '40', 'not', 'arp']);
-    let seen = '';
-    capture.stdout!.on('data', (c: Buffer) => (seen += c.toString()));
-    await new Promise((r) => setTimeout(r, 500)); // tcpdump is listening
+    const capture = await startCapture(t, t.ns.gwA, ['-i', 'wan0', '-nn', '-l', '-U', '-c', '40', 'not', 'arp']);
     expect(t.exec(t.ns.hostA, ['ping', '-c', '10', '-i', '0.2', '-W', '2', ADDR.hostB])).toMatch(/ 0% packet loss/);
     expect(t.exec(t.ns.hostB, ['ping', '-c', '10', '-i', '0.2', '-W', '2', ADDR.hostA])).toMatch(/ 0% packet loss/);
-    await new Promise((r) => setTimeout(r, 300));
-    if (capture.exitCode === null) {
-      const exited = new Promise((r) => capture.once('exit', r));
-      capture.kill('SIGINT');
-      await exited;
-    }
-    const lines = seen.split('\n').filter((l) => l.trim());
+    const lines = await capture.stop();
     expect(lines.length).toBeGreaterThanOrEqual(30);
     for (const line of lines) {
       expect(line).toMatch(/192\.0\.2\.[12]\.4500 > 192\.0\.2\.[12]\.4500: UDP-encap/);
@@ -52,12 +43,12 @@ describe.skipIf(why !== undefined)(`two gateways in network namespaces${why ? ` 
 
   it('a UDP stream and a TCP stream (iperf3) pass through the tunnel', async () => {
     const server = t.spawn(t.ns.hostB, ['iperf3', '-s', '-1', '-B', ADDR.hostB]);
-    await new Promise((r) => setTimeout(r, 500));
+    await listening(t, t.ns.hostB, 5201);
     const tcp = JSON.parse(t.exec(t.ns.hostA, ['iperf3', '-c', ADDR.hostB, '-t', '3', '-J'], 60_000)) as { end: { sum_received: { bytes: number; bits_per_second: number } } };
     expect(tcp.end.sum_received.bytes).toBeGreaterThan(1_000_000);
     await new Promise((r) => server.once('exit', r));
     const udpServer = t.spawn(t.ns.hostB, ['iperf3', '-s', '-1', '-B', ADDR.hostB]);
-    await new Promise((r) => setTimeout(r, 500));
+    await listening(t, t.ns.hostB, 5201);
     const udp = JSON.parse(t.exec(t.ns.hostA, ['iperf3', '-c', ADDR.hostB, '-u', '-b', '20M', '-l', '1200', '-t', '2', '-J'], 60_000)) as { end: { sum: { lost_percent: number; packets: number } } };
     await new Promise((r) => udpServer.once('exit', r));
     expect(udp.end.sum.packets).toBeGreaterThan(1000);
