@@ -57,6 +57,10 @@ declare module 'net-snmp' {
     getBulkRequest: Handler;
     sendResponse(socket: Socket, rinfo: RemoteInfo, message: Message, pdu: ResponsePdu): void;
     close(callback?: () => void): void;
+    /** The SNMPv3 engine (RFC 3411): its ID, boots and time go into Reports. */
+    engine: { engineID: Buffer; engineBoots: number; engineTime: number };
+    /** What the listener calls for each datagram (decode, USM and community checks, dispatch). */
+    onMsg(socket: Socket, buffer: Buffer, rinfo: RemoteInfo): void;
   }
   export interface AgentOptions {
     port?: number;
@@ -77,6 +81,14 @@ declare module 'net-snmp' {
     AuthProtocols: Record<string, number>;
     PrivProtocols: Record<string, number>;
     ResponseInvalidCode: Record<string, number>;
+    Authentication: {
+      /** HMAC of the message with the digest field zeroed, keyed by the password localized to `engineID` (RFC 3414 §6.3.2). */
+      isAuthentic(message: Buffer, authProtocol: number, authPassword: string, engineID: Buffer, digestInMessage: Buffer): boolean;
+    };
+    Encryption: {
+      /** Decrypts a scopedPDU (RFC 3826 AES-CFB, RFC 3414 §8 DES-CBC); throws on bad input. */
+      decryptPdu(privProtocol: number, encrypted: Buffer, privParameters: Buffer, privPassword: string, authProtocol: number, engine: { engineID: Buffer; engineBoots: number; engineTime: number }): Buffer;
+    };
   }
   const snmp: NetSnmp;
   export default snmp;

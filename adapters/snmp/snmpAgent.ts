@@ -8,18 +8,21 @@
  * do managers see the new rows. Sets run one at a time; Gets read the last committed state.
  *
  * Opt-in and local by default: it binds 127.0.0.1 unless told otherwise. A malformed or
- * unauthenticated message is a counted drop, never an exception.
+ * unauthenticated message is a counted drop, never an exception; an SNMPv3 message that fails
+ * the USM's checks gets the Report RFC 3414 §3.2 asks for (./usm.ts).
  */
 import { once } from 'node:events';
 import { createSocket, type Socket } from 'node:dgram';
+import { isIP } from 'node:net';
 import snmp, { type Agent, type Message, type RemoteInfo, type Varbind } from 'net-snmp';
 import type { PolicySource } from '../../engine/events/otherFacts.js';
-import type { AppliedChange, PolicyChange, PolicyService } from '../../machines/policy/policyService.js';
+import type { SnmpPolicyChange, SnmpPolicyPort } from './policyPort.js';
 import { samePolicy } from '../../engine/policy/policyData.js';
 import { DIFFSERV_MF_NEXT_FREE, DROP_ACTION, DROP_ACTION_LOG, ACCEPT_ACTION, ACCEPT_ACTION_LOG, EGRESS_GROUP_NAME, INGRESS_GROUP_NAME, T, TRUE_FILTER } from './mibTables.js';
 import { cloneState, emptyState, getValue, instances, stageSet, type MibState, type Scalars, type SetError, type Typed } from './mibState.js';
 import { compareOid, parseOid, type Oid } from './oid.js';
 import { addPolicyRows, checkAndCompile, DEFAULT_GROUPS, forgetPolicy, type Groups } from './spdMapping.js';
+import { usmFailure, usmReport, type UsmUser } from './usm.js';
 
 export type Access = 'readOnly' | 'readWrite';
 
@@ -41,8 +44,9 @@ export interface SnmpUser {
 }
 
 export interface SnmpAgentOptions {
-  policies: PolicyService;
-  /** Default 127.0.0.1. */
+  /** Who owns the SPD (a `PolicyService`). */
+  policies: SnmpPolicyPort;
+  /** Default 127.0.0.1; an IPv6 address listens on UDP over IPv6. */
   address?: string;
   /** 0: any free port (tests). There is no default: SNMP is opt-in. */
   port: number;
@@ -59,8 +63,12 @@ export interface SnmpCounters {
   setsRefused: number;
   /** Messages with an unknown community (RFC 3584: dropped without a response). */
   badCommunity: number;
-  /** SNMPv3 messages failing USM authentication or decryption (dropped). */
-  authFailures: number;
+  /** SNMPv3 messages whose digest did not verify (RFC 3414 §3.2 step 6; Report usmStatsWrongDigests). */
+  wrongDigests: number;
+  /** SNMPv3 messages that authenticated but did not decrypt (step 8; Report usmStatsDecryptionErrors). */
+  decryptionErrors: number;
+  /** SNMPv3 messages to another engine ID (step 3; Report usmStatsUnknownEngineIDs). */
+  unknownEngineIDs: number;
   /** Undecodable messages and other drops. */
   malformed: number;
   internalErrors: number;
@@ -88,7 +96,7 @@ export interface SnmpAgent {
  */
 export async function startSnmpAgent(o: SnmpAgentOptions): Promise<SnmpAgent> {
   const groups = o.groups ?? DEFAULT_GROUPS;
-  const counters: SnmpCounters = { requests: 0, sets: 0, setsRefused: 0, badCommunity: 0, authFailures: 0, malformed: 0, internalErrors: 0 };
+  const counters: SnmpCounters = { requests: 0, sets: 0, setsRefused: 0, badCommunity: 0, wrongDigests: 0, decryptionErrors: 0, unknownEngineIDs: 0, malformed: 0, internalErrors: 0 };
   const refusals: SnmpAgent['refusals'] = [];
   const started = Date.now();
   const ticks = () => Math.floor((Date.now() - started) / 10) >>> 0;
@@ -115,12 +123,16 @@ export async function startSnmpAgent(o: SnmpAgentOptions): Promise<SnmpAgent> {
 
   const access = new Map<string, { access: Access; who: string }>();
   const v3Access = new Map<string, Access>();
+  const address = o.address ?? '127.0.0.1';
+  const transport = isIP(address) === 6 ? 'udp6' : 'udp4';
   // net-snmp reads port 0 as "the default, 161": find a free port ourselves.
-  const wanted = o.port === 0 ? await freePort(o.address ?? '127.0.0.1') : o.port;
-  const agent: Agent = snmp.createAgent({ port: wanted, address: o.address ?? '127.0.0.1', transport: 'udp4', ...(o.engineID ? { engineID: o.engineID } : {}) }, (error) => {
+  const wanted = o.port === 0 ? await freePort(address, transport) : o.port;
+  const agent: Agent = snmp.createAgent({ port: wanted, address, transport, ...(o.engineID ? { engineID: o.engineID } : {}) }, (error) => {
     if (!error) return;
     const code = (error as { code?: number }).code;
-    if (code === snmp.ResponseInvalidCode.EAuthFailure || code === snmp.ResponseInvalidCode.ECouldNotDecrypt) counters.authFailures++;
+    // ./usm.ts answers these before net-snmp sees them; what is left is counted the same way.
+    if (code === snmp.ResponseInvalidCode.EAuthFailure) counters.wrongDigests++;
+    else if (code === snmp.ResponseInvalidCode.ECouldNotDecrypt) counters.decryptionErrors++;
     else if (/community not found|user .*not found|Local user/i.test(error.message)) counters.badCommunity++;
     else counters.malformed++;
   });
@@ -129,8 +141,11 @@ export async function startSnmpAgent(o: SnmpAgentOptions): Promise<SnmpAgent> {
     authorizer.addCommunity(c.community);
     access.set(c.community, { access: c.access, who: c.name ?? c.community });
   }
+  const usmUsers: UsmUser[] = [];
   for (const u of o.users ?? []) {
-    authorizer.addUser({ name: u.name, level: snmp.SecurityLevel.authPriv, authProtocol: snmp.AuthProtocols[u.authProtocol]!, authKey: u.authKey, privProtocol: snmp.PrivProtocols[u.privProtocol]!, privKey: u.privKey });
+    const user = { name: u.name, authProtocol: snmp.AuthProtocols[u.authProtocol]!, authKey: u.authKey, privProtocol: snmp.PrivProtocols[u.privProtocol]!, privKey: u.privKey };
+    authorizer.addUser({ ...user, level: snmp.SecurityLevel.authPriv });
+    usmUsers.push(user);
     v3Access.set(u.name, u.access);
   }
   const socket = Object.values(agent.listener.sockets)[0]!;
@@ -140,6 +155,20 @@ export async function startSnmpAgent(o: SnmpAgentOptions): Promise<SnmpAgent> {
     await once(socket, 'listening'); // not bound yet
   }
   const port = socket.address().port;
+  // RFC 3414 §3.2 in its order (digest before decryption), with a Report for each failure when
+  // the request is reportable (RFC 3412 §7.2.6 step 3); net-snmp gets what passes.
+  socket.removeAllListeners('message');
+  socket.on('message', (buffer: Buffer, rinfo: RemoteInfo) => {
+    const failed = usmUsers.length > 0 ? usmFailure(buffer, usmUsers, agent.engine.engineID) : undefined;
+    if (!failed) return agent.onMsg(socket, buffer, rinfo);
+    const count = ++counters[failed.failure];
+    if ((failed.header.flags & 4) === 0) return;
+    try {
+      socket.send(usmReport(failed.header, failed.failure, count, agent.engine), rinfo.port, rinfo.address);
+    } catch {
+      counters.internalErrors++;
+    }
+  });
 
   const principal = (m: Message, rinfo: RemoteInfo): { who: string; canWrite: boolean } => {
     if (m.version === snmp.Version3) {
@@ -245,7 +274,7 @@ export async function startSnmpAgent(o: SnmpAgentOptions): Promise<SnmpAgent> {
         if ('status' in staged) return refuse(staged);
         const compiled = checkAndCompile(staged, groups);
         if ('status' in compiled) return refuse(compiled);
-        const changes: PolicyChange[] = [];
+        const changes: SnmpPolicyChange[] = [];
         for (const [id, c] of compiled) {
           const touched = [...c.rows].some((r) => staged.touched.has(r));
           const live = spd.get(id);
@@ -279,7 +308,7 @@ export async function startSnmpAgent(o: SnmpAgentOptions): Promise<SnmpAgent> {
     [...s.rows.get('spdGroupContentsTable')!.values()].filter((r) => r.status === 1 && (r.index[0] === groups.egress || r.index[0] === groups.ingress)).map((r) => r.values.get(5) as string);
 
   // Changes made elsewhere (file reload, CLI) show up as rows; ours are already there.
-  const unsubscribe = o.policies.onChange((changes: AppliedChange[], source: PolicySource) => {
+  const unsubscribe = o.policies.onChange((changes, source) => {
     if (source === ownSource) return;
     void enqueue(() => {
       const s = cloneState(state);
@@ -294,7 +323,7 @@ export async function startSnmpAgent(o: SnmpAgentOptions): Promise<SnmpAgent> {
   });
 
   return {
-    address: o.address ?? '127.0.0.1',
+    address,
     port,
     counters,
     refusals,
@@ -307,8 +336,8 @@ export async function startSnmpAgent(o: SnmpAgentOptions): Promise<SnmpAgent> {
   };
 }
 
-async function freePort(address: string): Promise<number> {
-  const s = createSocket('udp4');
+async function freePort(address: string, transport: 'udp4' | 'udp6'): Promise<number> {
+  const s = createSocket(transport);
   s.bind(0, address);
   await once(s, 'listening');
   const { port } = s.address();

@@ -4,6 +4,17 @@
  * its facts are appended to `policy-<id>` with the version this service folded (write-ahead,
  * DESIGN §3), and only then is the SPD changed, in one synchronous step, so the data path sees
  * the whole batch or none of it. Batches run one at a time, in call order.
+ *
+ * Who owns a policy, when a source (the policy file) `load`s the whole set it defines:
+ * - the source owns the ids it names: each is put as the source says (a version changed over
+ *   SNMP or the CLI is replaced, recorded as a fact from the source);
+ * - of the ids it does not name, it removes those whose last fact came through the same channel
+ *   (`via`: for the policy file, whatever path it was read from, since a gateway has one), and
+ *   leaves the others: a rule made over SNMP survives a file reload until SNMP removes it;
+ * - among equal priorities the source's policies come first, in its order, then the others in
+ *   the order they came: the SPD a reload gives is the one a restart gives.
+ * The SNMP agent reaches this service through its own port (adapters/snmp/policyPort.ts), which
+ * this class satisfies.
  */
 import { decidePolicy, evolvePolicy, initialPolicyState, type PolicyCommand, type PolicyState } from '../../engine/aggregates/policy.js';
 import { IpsecError } from '../../engine/errors.js';
@@ -72,23 +83,31 @@ export class PolicyService {
    * await policies.apply([{ kind: 'remove', id: 'drop-telnet' }], { via: 'cli', who: 'root' });
    */
   apply(changes: readonly PolicyChange[], source: PolicySource): Promise<AppliedChange[]> {
-    const run = this.#queue.then(() => this.#apply(changes, source));
-    this.#queue = run.catch(() => undefined);
-    return run;
+    return this.#enqueue(() => this.#apply(changes, source));
   }
 
   /**
-   * Records the SPD as a file (or any other source) defines it: puts for `policies`, removes
-   * for every policy this source put before that is not among them. Policies from other
-   * sources (SNMP, CLI) stay.
+   * Records the SPD as a file (or any other source) defines it, by the ownership rule above:
+   * puts for `policies`, removes for every active policy last changed through `source.via` that
+   * is not among them; the SPD then holds `policies` in their order among equal priorities.
+   * Call `restore` first after a restart, so that this service knows what the log holds.
    *
    * @example
    * await policies.load(file.policies, { via: 'file', file: file.path });
    */
-  async load(policies: readonly Policy[], source: PolicySource): Promise<AppliedChange[]> {
-    const keep = new Set(policies.map((p) => p.id));
-    const gone = [...this.#states].filter(([id, s]) => s.status === 'active' && !keep.has(id) && s.source?.via === source.via && s.source.file === source.file).map(([id]) => id);
-    return this.apply([...policies.map((policy) => ({ kind: 'put' as const, policy })), ...gone.map((id) => ({ kind: 'remove' as const, id }))], source);
+  load(policies: readonly Policy[], source: PolicySource): Promise<AppliedChange[]> {
+    return this.#enqueue(() => {
+      const keep = new Set(policies.map((p) => p.id));
+      const gone = [...this.#states].filter(([id, s]) => s.status === 'active' && !keep.has(id) && s.source?.via === source.via).map(([id]) => id);
+      const changes = [...policies.map((policy) => ({ kind: 'put' as const, policy })), ...gone.map((id) => ({ kind: 'remove' as const, id }))];
+      return this.#apply(changes, source, policies.map((p) => p.id));
+    });
+  }
+
+  #enqueue<T>(job: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(job);
+    this.#queue = run.catch(() => undefined);
+    return run;
   }
 
   /**
@@ -98,8 +117,8 @@ export class PolicyService {
    * @example
    * await policies.restore(streamNames.filter((s) => s.startsWith('policy-')).map((s) => s.slice(7)));
    */
-  async restore(ids: readonly string[]): Promise<string[]> {
-    const run = this.#queue.then(async () => {
+  restore(ids: readonly string[]): Promise<string[]> {
+    return this.#enqueue(async () => {
       const restored: string[] = [];
       for (const id of ids) {
         const state = await this.#load(id, true);
@@ -111,8 +130,6 @@ export class PolicyService {
       }
       return restored;
     });
-    this.#queue = run.catch(() => undefined);
-    return run;
   }
 
   async #load(id: string, fresh = false): Promise<PolicyState> {
@@ -124,7 +141,8 @@ export class PolicyService {
     return state;
   }
 
-  async #apply(changes: readonly PolicyChange[], source: PolicySource): Promise<AppliedChange[]> {
+  /** `order`: a `load`'s ids in its source's order (see the class doc). */
+  async #apply(changes: readonly PolicyChange[], source: PolicySource, order?: readonly string[]): Promise<AppliedChange[]> {
     // 1. Validate the whole batch: nothing is recorded for a batch with one bad policy.
     const seen = new Set<string>();
     changes.forEach((c, i) => {
@@ -163,11 +181,29 @@ export class PolicyService {
       }
       durable.push(d);
     }
-    this.#applyToSpd(durable.map((d) => d.change));
+    if (order && failure === undefined) this.#loadIntoSpd(changes, order);
+    else this.#applyToSpd(durable.map((d) => d.change));
     const applied = durable.filter((d) => d.facts.length > 0).map((d) => ({ id: d.id, facts: d.facts }));
     if (applied.length > 0) for (const l of this.#listeners) l(applied, source);
     if (failure !== undefined) throw failure instanceof Error ? failure : new IpsecError('store.appendFailed', String(failure));
     return applied;
+  }
+
+  /**
+   * A whole `load`: the source's policies in its order, then the others in their current order;
+   * one `replaceAll` (all or nothing), skipped when that is what the SPD holds already.
+   */
+  #loadIntoSpd(changes: readonly PolicyChange[], order: readonly string[]): void {
+    const spd = this.#o.spd;
+    const puts = new Map(changes.flatMap((c) => (c.kind === 'put' ? [[c.policy.id, c.policy] as const] : [])));
+    const removed = new Set(changes.flatMap((c) => (c.kind === 'remove' ? [c.id] : [])));
+    const named = new Set(order);
+    const current = spd.list();
+    const target = [...order.map((id) => puts.get(id)!), ...current.filter((p) => !named.has(p.id) && !removed.has(p.id))];
+    // What replaceAll(target) gives: ascending priority, the array's order among equals.
+    const next = target.map((p, i) => ({ p, i })).sort((a, b) => a.p.priority - b.p.priority || a.i - b.i).map((x) => x.p);
+    if (next.length === current.length && next.every((p, i) => p.id === current[i]!.id && samePolicy(p, current[i]!))) return;
+    spd.replaceAll(target);
   }
 
   /** All of `changes` or none: the data path never sees half a batch. */

@@ -157,11 +157,20 @@ describe.skipIf(!haveTools)('SNMP agent with the Net-SNMP tools (RFC 4807 over S
     const bad = await run('snmpset', ['-v2c', '-c', 'guess', '-On', '-r', '0', '-t', '0.5', target, rule(9, 'x2'), 'i', '4']);
     expect(bad.out).toMatch(/Timeout/);
     expect(agent.counters.badCommunity).toBeGreaterThan(0);
-    // SNMPv3 with the wrong authentication key: refused (the digest does not verify), counted.
+    // SNMPv3 with the wrong authentication key: a Report usmStatsWrongDigests (RFC 3414 §3.2
+    // step 6), which snmpset names; with the right one and a wrong privacy key, a Report
+    // usmStatsDecryptionErrors (step 8); to another engine ID, usmStatsUnknownEngineIDs (step 3).
+    const digests = agent.counters.wrongDigests;
     const wrongKey = await run('snmpset', [...v3('not-the-key'), rule(9, 'v3bad'), 'i', '4']);
     expect(wrongKey.code).not.toBe(0);
-    expect(wrongKey.out).toMatch(/Timeout|Authentication failure/);
-    expect(agent.counters.authFailures).toBeGreaterThan(0);
+    expect(wrongKey.out).toMatch(/Authentication failure \(incorrect password, community or key\)/);
+    expect(agent.counters.wrongDigests).toBe(digests + 1);
+    const wrongPriv = await run('snmpset', [...v3('auth-secret-1').map((a) => (a === 'priv-secret-2' ? 'not-the-priv-key' : a)), rule(9, 'v3bad'), 'i', '4']);
+    expect(wrongPriv.out).toMatch(/Decryption error/);
+    expect(agent.counters.decryptionErrors).toBe(1);
+    const otherEngine = await run('snmpset', ['-e', '0x80001f88800102030405060708', ...v3('auth-secret-1'), rule(9, 'v3bad'), 'i', '4']);
+    expect(otherEngine.out).toMatch(/Unknown engine ID/i);
+    expect(agent.counters.unknownEngineIDs).toBe(1);
     expect(await snapshot()).toEqual(before);
     expect((await run('snmpget', [...v2('public'), rule(9, 'half')])).out).toMatch(/No Such Instance/);
   });
