@@ -131,3 +131,75 @@ describe('PolicyService: every change is a fact before the SPD sees it', () => {
     },
   );
 });
+
+describe('PolicyService.load: the file owns the ids it names; other rules survive; order is the file\'s', () => {
+  const file = (path = 'site.xml') => ({ via: 'file' as const, file: path });
+  const ids = (spd: Spd) => spd.list().map((p) => p.id);
+
+  it('a reload removes what the file dropped (even read from another path), adds what it added, and keeps a rule made over SNMP', async () => {
+    const { store, spd, service } = setup();
+    await service.load([rule('a', 0, 1), rule('b', 0, 2)], file());
+    await service.apply([{ kind: 'put', policy: rule('x', 0, 9) }], snmp);
+    const applied = await service.load([rule('a', 0, 1), rule('c', 0, 3)], file('/etc/ipsec-es/site.xml'));
+    expect(applied.map((a) => [a.id, a.facts.map((f) => f.type)])).toEqual([['c', ['PolicyAdded']], ['b', ['PolicyRemoved']]]);
+    expect(ids(spd)).toEqual(['a', 'c', 'x']);
+    const removed = (await readLog(store)).find((l) => l.streamName === 'policy-b' && l.fact.type === 'PolicyRemoved')!;
+    expect(removed.fact.data).toEqual({ source: { via: 'file', file: '/etc/ipsec-es/site.xml' } });
+  });
+
+  it('a file that names an SNMP rule takes it over (a fact from the file); once it stops naming it, the rule goes', async () => {
+    const { log, spd, service } = setup();
+    await service.apply([{ kind: 'put', policy: rule('x', 7, 9) }], snmp);
+    await service.load([rule('x', 7, 9, 'bypass')], file());
+    expect(spd.get('x')?.action).toBe('bypass');
+    expect(service.state('x')?.source).toEqual(file());
+    await service.load([], file());
+    expect(spd.get('x')).toBeUndefined();
+    expect((await log.read('policy-x')).map((f) => f.type)).toEqual(['PolicyAdded', 'PolicyReplaced', 'PolicyRemoved']);
+  });
+
+  it('a reload that only reorders equal priorities reorders the SPD and records nothing; an unchanged reload leaves the SPD object alone', async () => {
+    const { store, spd, service } = setup();
+    await service.load([rule('p1', 0, 1), rule('p2', 0, 2), rule('p3', 0, 3)], file());
+    const facts = (await readLog(store)).length;
+    expect(await service.load([rule('p3', 0, 3), rule('p1', 0, 1), rule('p2', 0, 2)], file())).toEqual([]);
+    expect(ids(spd)).toEqual(['p3', 'p1', 'p2']);
+    expect(await readLog(store)).toHaveLength(facts);
+    const before = spd.list()[0];
+    await service.load([rule('p3', 0, 3), rule('p1', 0, 1), rule('p2', 0, 2)], file());
+    expect(spd.list()[0]).toBe(before); // no replaceAll: the frozen copies are the same objects
+  });
+
+  // The pool the files and SNMP draw from: ids a..e, each with two versions.
+  const pool = (id: string, v: number) => rule(id, v % 2, id.charCodeAt(0) + v * 100, v === 0 ? 'discard' : 'bypass');
+  const step = fc.oneof(
+    fc.record({ kind: fc.constant('file' as const), entries: fc.uniqueArray(fc.tuple(fc.constantFrom('a', 'b', 'c', 'd', 'e'), fc.integer({ min: 0, max: 1 })), { selector: (t) => t[0], maxLength: 5 }) }),
+    fc.record({ kind: fc.constant('snmp' as const), id: fc.constantFrom('d', 'e', 'f', 'g'), v: fc.option(fc.integer({ min: 0, max: 1 }), { nil: undefined }) }),
+  );
+  fcTest.prop([fc.array(step, { minLength: 1, maxLength: 12 })], { numRuns: 60 })(
+    'after any interleaving of file reloads and SNMP changes, the SPD is the one a restart (file SPD, restore, load) gives',
+    async (steps) => {
+      const { log, spd, service } = setup();
+      let last: Policy[] = [];
+      await service.load(last, file());
+      for (const s of steps) {
+        if (s.kind === 'file') {
+          last = s.entries.map(([id, v]) => pool(id, v));
+          await service.load(last, file());
+        } else {
+          // SNMP cannot write rows the file shows (readOnly): the agent never asks for those ids.
+          const fileOwned = service.state(s.id)?.status === 'active' && service.state(s.id)?.source?.via === 'file';
+          if (fileOwned) continue;
+          // A group's rows are indexed by priority (RFC 4807): SNMP rules never tie with each other.
+          const policy = { ...pool(s.id, s.v ?? 0), priority: 10 + s.id.charCodeAt(0) };
+          await service.apply([s.v === undefined ? { kind: 'remove', id: s.id } : { kind: 'put', policy }], snmp);
+        }
+      }
+      const restarted = new Spd(last);
+      const again = new PolicyService({ spd: restarted, log, clock, random: seededRandom(5) });
+      await again.restore(['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+      expect(await again.load(last, file())).toEqual([]); // the log already says what the file says
+      expect(restarted.list().map((p) => [p.id, p.action, p.priority])).toEqual(spd.list().map((p) => [p.id, p.action, p.priority]));
+    },
+  );
+});
