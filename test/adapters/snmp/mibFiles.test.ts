@@ -15,6 +15,12 @@ describe.skipIf(!haveTools)('mibs/IPSEC-ES-MIB.txt', () => {
     expect(r.err.split('\n').filter((l) => /IPSEC-ES-MIB|[^/]mibs\/|SNMPv2-(SMI|TC|CONF)/.test(l))).toEqual([]);
   });
 
+  it('loads the same with -M +mibs (the directory appended without the colon form)', async () => {
+    const r = await new Promise<{ out: string; err: string }>((resolve) => execFile('snmptranslate', ['-M', '+mibs', '-m', '+ALL', '-On', 'IPSEC-ES-MIB::ipsecEsSelText'], (_e, out, err) => resolve({ out, err })));
+    expect(r.out.trim()).toBe('.1.3.6.1.4.1.32473.4301.1.2.1.2');
+    expect(r.err.split('\n').filter((l) => /IPSEC-ES-MIB|mibs\/(IPSEC|SNMPv2)/.test(l))).toEqual([]);
+  });
+
   it('names every column of ipsecEsActionTable and ipsecEsSelectorTable as the agent serves it, with the same access', async () => {
     for (const [tname, prefix] of [['ipsecEsActionTable', 'ipsecEsAct'], ['ipsecEsSelectorTable', 'ipsecEsSel']] as const) {
       const t = table(tname);
