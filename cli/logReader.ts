@@ -1,7 +1,8 @@
 /**
  * Reads a gateway's log for `replay`, `timeline`, `export-wireshark` and `inspect`, from any
- * store the gateway can use: a directory of the embedded file log (the gateway's `--store`, whose
- * log is `<dir>/log`, or the log directory itself), `postgres://…` or `kurrentdb://…`.
+ * store the gateway can use (cli/storeSpec.ts): a directory of the embedded file log (the
+ * gateway's `--store`, whose log is `<dir>/log`, or the log directory itself), `postgres://…` or
+ * `kurrentdb://…`.
  *
  * The file log is read without opening it as a store: no writer lock is taken and nothing is
  * written, so a log can be read while its gateway runs. Segments are read one at a time and
@@ -9,14 +10,20 @@
  * segment ends the read (a write in flight or a torn tail that the writer will cut). Records of
  * other streams can be skipped without parsing their JSON (`streams`), which is what makes a
  * timeline over a million events fast.
+ *
+ * A URL store is opened with `openEventStore(spec, { create: false })`: it must hold a log
+ * already (nothing is created), and it is read through the port, `$all` page by page, or, when
+ * only some streams are wanted, those streams alone (`readStream`, merged by global position), so
+ * a timeline does not pull the whole log over the network.
  */
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromRecorded } from '../adapters/eventStore/facts.js';
 import { SEGMENT_HEADER_BYTES, readRecord, recordEvents, segmentHeaderProblem } from '../adapters/eventStore/fileLog/recordCodec.js';
-import type { EventStore } from '../adapters/eventStore/types.js';
+import type { RecordedEvent } from '../adapters/eventStore/types.js';
 import type { LoggedFact } from '../engine/projections/replay.js';
 import { CliError, EXIT } from './commands/command.js';
+import { openEventStore, parseStoreSpec, type OpenedStore, type StoreSpec } from './storeSpec.js';
 
 const SEGMENT = /^(\d{20})\.log$/;
 
@@ -35,23 +42,19 @@ export interface LogSource {
 }
 
 /**
- * Opens the log named by `spec` (a directory or a `postgres://`/`kurrentdb://` URL). A missing
- * directory, or one without a log, is a `CliError` with exit 4 that says what was looked for.
+ * Opens the log named by `spec` (a directory, a `postgres://`/`kurrentdb://` URL, or a parsed
+ * `StoreSpec`). A bad URL is a `CliError` with exit 2; a missing directory, one without a log, a
+ * server that does not answer or a database without the log is a `CliError` with exit 4 that says
+ * what was looked for.
  *
  * @example
- * const log = await openLog('/var/lib/ipsec-es/a');
+ * const log = await openLog('/var/lib/ipsec-es/a'); // or 'postgres://gw:pw@db/ipsec?schema=site_a'
  * for await (const f of log.facts()) console.log(f.fact.type);
  */
-export async function openLog(spec: string): Promise<LogSource> {
-  if (/^postgres(ql)?:\/\//.test(spec)) {
-    const { postgresEventStore } = await import('../adapters/eventStore/postgres/index.js');
-    return storeSource(postgresEventStore({ connectionString: spec }), spec.replace(/\/\/[^@/]*@/, '//…@'));
-  }
-  if (/^(kurrentdb|esdb)(\+discover)?:\/\//.test(spec)) {
-    const { kurrentdbEventStore } = await import('../adapters/eventStore/kurrentdb/index.js');
-    return storeSource(kurrentdbEventStore({ connectionString: spec }), spec);
-  }
-  return fileLogSource(spec);
+export async function openLog(spec: string | StoreSpec): Promise<LogSource> {
+  const parsed = typeof spec === 'string' ? parseStoreSpec(spec) : spec;
+  if (parsed.kind === 'dir') return fileLogSource(parsed.directory);
+  return storeSource(await openEventStore(parsed, { create: false, applicationName: 'ipsec-es reader' }));
 }
 
 async function segmentsIn(dir: string): Promise<string[] | undefined> {
@@ -120,29 +123,58 @@ async function fileLogSource(dir: string): Promise<LogSource> {
   };
 }
 
-function storeSource(store: EventStore, description: string): LogSource {
+const PAGE = 10_000;
+
+function storeSource({ store, describe, close }: OpenedStore): LogSource {
+  const read = async <T>(what: Promise<T>): Promise<T> => {
+    try {
+      return await what;
+    } catch (e) {
+      throw new CliError(`cannot read ${describe}: ${(e as Error).message}`, EXIT.store);
+    }
+  };
+  /** The wanted streams read one by one, then merged into global order (progress in events). */
+  async function* someStreams(streams: ReadonlySet<string>, until: bigint | undefined, onProgress: OnProgress | undefined): AsyncGenerator<LoggedFact> {
+    const events: RecordedEvent[] = [];
+    let total = 0;
+    for (const name of streams) {
+      for (let from = 1n; ; ) {
+        const page = await read(store.readStream(name, { from, maxCount: PAGE }));
+        if (from === 1n) total += Number(page.currentVersion);
+        events.push(...page.events);
+        onProgress?.(events.length, total);
+        const last = page.events.at(-1);
+        if (!last || last.streamVersion >= page.currentVersion) break;
+        from = last.streamVersion + 1n;
+      }
+    }
+    events.sort((a, b) => (a.globalPosition < b.globalPosition ? -1 : a.globalPosition > b.globalPosition ? 1 : 0));
+    for (const e of events) {
+      if (until !== undefined && e.globalPosition > until) return;
+      yield fromRecorded(e);
+    }
+  }
   return {
-    description,
+    description: describe,
     async *facts(options = {}) {
+      if (options.streams) {
+        yield* someStreams(options.streams, options.until, options.onProgress);
+        return;
+      }
       let after = 0n;
       let done = 0;
       for (;;) {
-        let page;
-        try {
-          page = await store.readAll({ after, maxCount: 10_000 });
-        } catch (e) {
-          throw new CliError(`cannot read ${description}: ${(e as Error).message}`, EXIT.store);
-        }
+        const page = await read(store.readAll({ after, maxCount: PAGE }));
         if (page.length === 0) return;
         for (const e of page) {
           if (options.until !== undefined && e.globalPosition > options.until) return;
-          if (!options.streams || options.streams.has(e.streamName)) yield fromRecorded(e);
+          yield fromRecorded(e);
         }
         after = page[page.length - 1]!.globalPosition;
         done += page.length;
         options.onProgress?.(done, undefined);
       }
     },
-    close: () => store.close(),
+    close,
   };
 }

@@ -16,6 +16,7 @@ import { describeSaFact } from '../../engine/projections/timeline.js';
 import { createSaLifecycleMachine } from '../../machines/saLifecycle/saLifecycle.machine.js';
 import { seededRandom } from '../../adapters/random/random.js';
 import { openLog } from '../logReader.js';
+import { STORE_ARGUMENT_HELP, STORE_POSITIONAL } from '../storeSpec.js';
 import { parseUntil } from './replayCommands.js';
 import { COMMON_HELP, CliError, EXIT, intFlag, type Command } from './command.js';
 import { INSPECTOR_PAGE } from './inspectorPage.js';
@@ -33,7 +34,7 @@ http://127.0.0.1:<port>/ shows each machine's state and the facts that moved it,
 Works offline. --stately also streams them to Stately's web inspector (needs the internet).
 Runs until interrupted (Ctrl-C), or ends after the replay with --exit.
 
-<store>               the gateway's --store directory (also while it runs), postgres://… or kurrentdb://…
+${STORE_ARGUMENT_HELP}
 
 Options:
   --until <p|time>    stop after global position p or at an ISO 8601 time
@@ -45,7 +46,7 @@ Options:
   --exit              end when the replay is done (after the page has been served once)
 ${COMMON_HELP}`,
   options: { until: { type: 'string' }, sa: { type: 'string', multiple: true }, port: { type: 'string' }, rate: { type: 'string' }, stately: { type: 'boolean' }, exit: { type: 'boolean' } },
-  positionals: { min: 1, max: 1, names: '<store> (the gateway\'s --store directory or a store URL)' },
+  positionals: { min: 1, max: 1, names: STORE_POSITIONAL },
   async run({ values, positionals }, io) {
     const until = parseUntil(values.until);
     const port = intFlag(values, 'port', 0, 0, 65535);

@@ -9,6 +9,7 @@ import { saTimeline } from '../../engine/projections/timeline.js';
 import type { SaState } from '../../engine/aggregates/sa.js';
 import { openLog, type LogSource } from '../logReader.js';
 import { progressBar } from '../progress.js';
+import { STORE_ARGUMENT_HELP, STORE_POSITIONAL, redactUrl } from '../storeSpec.js';
 import { suiteName } from '../gatewayViews.js';
 import { COMMON_HELP, CliError, EXIT, table, toJson, type Command, type Io, type Values } from './command.js';
 
@@ -68,7 +69,7 @@ Folds the log into the state the gateway had at that point: every SA (status, pa
 usage at the last checkpoint, why it died), policy, IKE SA and acquire. Runs no effects, needs
 no keys, and can read the log of a running gateway.
 
-<store>               the gateway's --store directory (or its log directory), postgres://… or kurrentdb://…
+${STORE_ARGUMENT_HELP}
 
 Options:
   --until <p|time>    stop after global position p, or at an ISO 8601 time (inclusive);
@@ -79,7 +80,7 @@ ${COMMON_HELP}
 
 Exit codes: 0 done, 1 no such SA, 2 bad arguments, 4 the store cannot be read.`,
   options: { until: { type: 'string' }, sa: { type: 'string' }, progress: { type: 'boolean' } },
-  positionals: { min: 1, max: 1, names: '<store> (the gateway\'s --store directory or a store URL)' },
+  positionals: { min: 1, max: 1, names: STORE_POSITIONAL },
   async run({ values, positionals }, io) {
     const until = parseUntil(values.until);
     const progress = bar(values, io, 'replay');
@@ -113,7 +114,7 @@ Prints every fact of the SA in order, in words: installed, offloaded, soft lifet
 replaced, deleted and why ("why did this SA die?"). Records of other streams are skipped
 without being decoded, so it is fast on long logs; a progress bar shows on a terminal.
 
-<store>               the gateway's --store directory (or its log directory), postgres://… or kurrentdb://…
+${STORE_ARGUMENT_HELP}
 
 Options:
   --sa <id>           the SA (ipsec-es replay <store> lists them)
@@ -123,7 +124,7 @@ ${COMMON_HELP}
 
 Exit codes: 0 done, 1 no such SA in the log, 2 bad arguments, 4 the store cannot be read.`,
   options: { sa: { type: 'string' }, all: { type: 'boolean' }, progress: { type: 'boolean' } },
-  positionals: { min: 1, max: 1, names: '<store> (the gateway\'s --store directory or a store URL)' },
+  positionals: { min: 1, max: 1, names: STORE_POSITIONAL },
   async run({ values, positionals }, io) {
     if (!values.sa) throw new CliError('timeline: --sa <id> is required (ipsec-es replay <store> lists the SAs)', EXIT.usage);
     const id = String(values.sa);
@@ -133,7 +134,7 @@ Exit codes: 0 done, 1 no such SA in the log, 2 bad arguments, 4 the store cannot
       for await (const f of log.facts({ streams: new Set([`sa-${id}`]), onProgress: (d, t) => progress.update(d, t) })) facts.push(f);
     });
     progress.done(`${facts.length} facts of sa-${id}`);
-    if (facts.length === 0) throw new CliError(`no facts of SA ${id} in ${positionals[0]} (ipsec-es replay ${positionals[0]} lists the SAs)`, EXIT.refused);
+    if (facts.length === 0) throw new CliError(`no facts of SA ${id} in ${redactUrl(positionals[0]!)} (ipsec-es replay ${redactUrl(positionals[0]!)} lists the SAs)`, EXIT.refused);
     const entries = saTimeline(facts, id);
     const state = facts.reduce((s, f) => applyFact(s, f), emptyGatewayState()).sas.get(id)!;
     const verdict = state.deleted ? `died ${state.deleted.at}: ${entries.at(-1)?.summary.replace(/^deleted: /, '') ?? state.deleted.reason}` : `${state.status} at the end of the log`;
