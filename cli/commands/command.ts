@@ -53,11 +53,14 @@ export const COMMON_OPTIONS = {
 /** The flags of the verbs that talk to a running gateway. */
 export const CONTROL_OPTIONS = {
   store: { type: 'string' },
+  'state-dir': { type: 'string' },
   control: { type: 'string' },
   timeout: { type: 'string' },
 } as const satisfies Options;
 
-export const CONTROL_HELP = `  --store <dir>       the gateway's store directory (its control socket is <dir>/control.sock)
+export const CONTROL_HELP = `  --store <store>     the gateway's --store (its control socket is <state>/control.sock: the
+                      store directory, or --state-dir / its default for a URL store)
+  --state-dir <dir>   the gateway's --state-dir, when it was given one
   --control <path>    the control socket itself (default $IPSEC_ES_CONTROL)
   --timeout <ms>      how long to wait for the gateway's answer (default 5000)`;
 

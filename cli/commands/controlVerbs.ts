@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { join } from 'node:path';
+import { parseStoreSpec, stateDirectory } from '../storeSpec.js';
 import { ControlUnreachable, controlRequest } from '../control.js';
 import { COMMON_HELP, CONTROL_HELP, CONTROL_OPTIONS, CliError, EXIT, intFlag, table, toJson, type Command, type Io, type Values } from './command.js';
 
@@ -16,7 +17,7 @@ import { COMMON_HELP, CONTROL_HELP, CONTROL_OPTIONS, CliError, EXIT, intFlag, ta
  * const reply = await ask(values, { cmd: 'list-sas' });
  */
 export async function ask(values: Values, request: { cmd: string; [arg: string]: unknown }): Promise<Record<string, unknown>> {
-  const path = typeof values.control === 'string' ? values.control : typeof values.store === 'string' ? join(values.store, 'control.sock') : process.env.IPSEC_ES_CONTROL;
+  const path = typeof values.control === 'string' ? values.control : typeof values.store === 'string' ? join(stateDirectory(parseStoreSpec(values.store), values), 'control.sock') : process.env.IPSEC_ES_CONTROL;
   if (!path) throw new CliError('which gateway? give --store <dir> (its store directory) or --control <socket>', EXIT.usage);
   const timeoutMs = intFlag(values, 'timeout', 5000, 1, 600_000);
   let reply: Record<string, unknown>;
@@ -122,10 +123,12 @@ export const terminate: Command = {
 
 export const rekey: Command = {
   name: 'rekey',
-  summary: 'replace an SA make-before-break (static keys: the next generation from the policy file)',
-  help: usage('rekey', '--sa <id> [--store <dir> | --control <socket>] [--json]', `Replaces the SA make-before-break. With static keys (no IKE yet) the new keys come from the
-policy file: add the next <sad-entry> pair under the same reqid, then run rekey (as SIGHUP
-reload does; docs/operations.md). Exit 1 when the file holds no new generation for the SA.`, '  --sa <id>           the SA to replace (either direction of the pair)\n'),
+  summary: 'replace an SA make-before-break (IKE: CREATE_CHILD_SA; static keys: from the policy file)',
+  help: usage('rekey', '--sa <id> [--store <dir> | --control <socket>] [--json]', `Replaces the SA make-before-break. An SA negotiated by IKE is rekeyed with CREATE_CHILD_SA
+(RFC 7296 §2.8); the answer comes once the new pair carries traffic. With static keys the new
+keys come from the policy file: add the next <sad-entry> pair under the same reqid, then run
+rekey (as SIGHUP reload does; docs/operations.md). Exit 1 when the rekey fails or the file
+holds no new generation for the SA.`, '  --sa <id>           the SA to replace (either direction of the pair)\n'),
   options: { ...CONTROL_OPTIONS, sa: { type: 'string' } },
   async run({ values }, io) {
     if (!values.sa) throw new CliError('rekey: --sa <id> is required (ipsec-es list-sas shows the ids)', EXIT.usage);
@@ -137,14 +140,16 @@ reload does; docs/operations.md). Exit 1 when the file holds no new generation f
 
 export const initiate: Command = {
   name: 'initiate',
-  summary: 'bring up the SAs of a policy (needs a key manager: IKEv2)',
-  help: usage('initiate', '--policy <id> [--store <dir> | --control <socket>] [--json]', `Raises an ACQUIRE for the policy (RFC 4301 §5.1), as the first packet would. A gateway with
-static SAs only has no key manager to negotiate with until IKEv2 lands: it answers so (exit 1).`, '  --policy <id>       the PROTECT policy (ipsec-es list-pols shows the ids)\n'),
+  summary: 'bring up the SAs of a policy now (IKEv2), as its first packet would',
+  help: usage('initiate', '--policy <id> [--store <dir> | --control <socket>] [--json]', `Negotiates the SA pair of an outbound PROTECT policy now, as its first packet would (RFC 4301
+§5.1 ACQUIRE): IKE_SA_INIT and IKE_AUTH with the policy's <conn-entry> peer, or CREATE_CHILD_SA
+under its live IKE SA. The answer comes once the pair is installed. Exit 1 when no IKE
+connection serves the policy (its SAs are static) or the negotiation fails.`, '  --policy <id>       the PROTECT policy (ipsec-es list-pols shows the ids)\n'),
   options: { ...CONTROL_OPTIONS, policy: { type: 'string' } },
   async run({ values }, io) {
     if (!values.policy) throw new CliError('initiate: --policy <id> is required (ipsec-es list-pols shows the ids)', EXIT.usage);
     const reply = await ask(values, { cmd: 'initiate', policyId: values.policy });
-    print(io, values, reply, () => `ACQUIRE raised for policy ${values.policy}`);
+    print(io, values, reply, () => `policy ${values.policy}: SAs ${String(reply.outboundSaId)} (outbound) and ${String(reply.inboundSaId)} (inbound) installed by IKE connection ${String(reply.connection)}`);
     return EXIT.ok;
   },
 };

@@ -5,47 +5,67 @@ import { join } from 'node:path';
 import { runGateway } from '../gateway.js';
 import { COMMON_HELP, CliError, EXIT, intFlag, type Command } from './command.js';
 import { openKeyStore } from './keys.js';
+import { parseStoreSpec, stateDirectory } from '../storeSpec.js';
+import { snmpOptionsFrom } from '../snmpOption.js';
 
 export const gatewayCommand: Command = {
   name: 'gateway',
   summary: 'run a gateway on a Linux TUN device and ESP-in-UDP (needs root)',
-  help: `ipsec-es gateway --config <policy.xml> --store <dir> [options]
+  help: `ipsec-es gateway --config <policy.xml> --store <dir|url> [options]
 
-Runs a gateway on a Linux TUN device and ESP-in-UDP (RFC 3948) on UDP port 4500.
+Runs a gateway on a Linux TUN device and ESP-in-UDP (RFC 3948) on UDP port 4500. When the
+policy file has <conn-entry>s, IKEv2 (RFC 7296, pre-shared keys) negotiates their SAs: the first
+packet to a PROTECT policy without an SA starts IKE, lifetimes rekey, DELETEs are honoured.
 
 Options:
-  --config <file>     XML policy file (schema/ipsec-es-policy.xsd): SPD and static SAs
-  --store <dir>       directory of the embedded event log (created if missing); a restart
-                      rebuilds the SAs from it
+  --config <file>     XML policy file (schema/ipsec-es-policy.xsd): SPD, static SAs, IKE peers
+  --store <store>     where the event log is: a directory of the embedded file log (created
+                      if missing), postgres://user@host/db[?schema=<name>] or
+                      kurrentdb://host:2113[?tls=false]; a restart rebuilds the SAs from it
+  --state-dir <dir>   with a URL store: where the control socket and sealed keys go (default
+                      /var/lib/ipsec-es/<name from the URL>); a store directory holds its own
   --tun <name>        TUN device name (default ipsec0)
   --mtu <bytes>       TUN MTU (default 1400)
   --listen <address>  UDP address to bind (default 0.0.0.0)
   --port <n>          UDP port (default 4500)
+  --ike-port <n>      IKE's own UDP port, bound only for IKE peers (default 500; 0: none, IKE
+                      only on --port behind the non-ESP marker)
   --esp udp|raw       udp (default): ESP in UDP (RFC 3948); raw: ESP as IP protocol 50 on
                       --listen's family (RFC 4303, no NAT traversal; needs CAP_NET_RAW; the
                       policy file's SAs must have no <encapsulation-type>)
   --route <prefix>    add a route to <prefix> through the TUN device (repeatable)
   --offload emulated[:N]  offload to an emulated NIC (NDIS IPsec offload v2 shaped, real
                       crypto) with room for N SAs (default 1024), where a policy prefers offload
-  --control <path>    control socket (default <store>/control.sock): JSON lines, e.g.
+  --control <path>    control socket (default <state>/control.sock): JSON lines, e.g.
                       {"cmd":"status"}, {"cmd":"list-sas"}, {"cmd":"facts"}, {"cmd":"reload"}
-  --kek <ref>         seal SA keys in <store>/keys under this key-encryption key
+  --kek <ref>         seal SA keys in <state>/keys under this key-encryption key
                       (file:<path> or env:<NAME>, 64 hex digits) instead of keeping them in memory
   --metrics <[host:]port>  serve Prometheus metrics on GET /metrics (host default 127.0.0.1)
+  --snmp <port>       serve the SPD over SNMP on this UDP port (RFC 4807 IPSEC-SPD-MIB with
+                      mibs/IPSEC-ES-MIB.txt; 0: any free port). Credentials from the environment:
+                      IPSEC_ES_SNMP_COMMUNITY (SNMPv2c, read-write) and/or IPSEC_ES_SNMP_USER,
+                      IPSEC_ES_SNMP_AUTH, IPSEC_ES_SNMP_PRIV (SNMPv3 authPriv: SHA-256, AES-128)
+  --snmp-address <addr>  address the SNMP agent binds (default 127.0.0.1)
+<state> is the --store directory, or --state-dir for a URL store.
 ${COMMON_HELP}
 
 Needs root (CAP_NET_ADMIN) and /dev/net/tun. SIGHUP reloads the policy file (new static SAs are
-installed; a complete new pair replaces the live one make-before-break: a manual rekey).
+installed; a complete new pair replaces the live one make-before-break: a manual rekey). The file
+owns the policies it names; rules created over SNMP stay until a manager removes them. IKE SAs
+do not survive a restart: the log records them deleted (reason restart), and traffic negotiates
+afresh.
 SIGUSR2 prints a status line (JSON); SIGTERM or SIGINT stops cleanly (exit 0).`,
   options: {
-    config: { type: 'string' }, store: { type: 'string' }, tun: { type: 'string', default: 'ipsec0' }, mtu: { type: 'string', default: '1400' },
-    listen: { type: 'string', default: '0.0.0.0' }, port: { type: 'string', default: '4500' }, esp: { type: 'string', default: 'udp' }, route: { type: 'string', multiple: true, default: [] },
-    offload: { type: 'string' }, control: { type: 'string' }, kek: { type: 'string' }, metrics: { type: 'string' },
+    config: { type: 'string' }, store: { type: 'string' }, 'state-dir': { type: 'string' }, tun: { type: 'string', default: 'ipsec0' }, mtu: { type: 'string', default: '1400' },
+    listen: { type: 'string', default: '0.0.0.0' }, port: { type: 'string', default: '4500' }, 'ike-port': { type: 'string', default: '500' }, esp: { type: 'string', default: 'udp' }, route: { type: 'string', multiple: true, default: [] },
+    offload: { type: 'string' }, control: { type: 'string' }, kek: { type: 'string' }, metrics: { type: 'string' }, snmp: { type: 'string' }, 'snmp-address': { type: 'string' },
   },
   async run({ values }, io) {
     if (!values.config || !values.store) throw new CliError('gateway: --config and --store are required (see --help)', EXIT.usage);
     const mtu = intFlag(values, 'mtu', 1400, 576, 65535);
     const port = intFlag(values, 'port', 4500, 1, 65535);
+    const snmp = snmpOptionsFrom(values, process.env);
+    const ikePort = intFlag(values, 'ike-port', 500, 0, 65535);
     let metrics: { host?: string; port: number } | undefined;
     if (values.metrics !== undefined) {
       const m = /^(?:(.+):)?(\d+)$/.exec(String(values.metrics));
@@ -59,7 +79,9 @@ SIGUSR2 prints a status line (JSON); SIGTERM or SIGINT stops cleanly (exit 0).`,
       const { emulatedNic } = await import('../../adapters/nic/emulatedNic.js');
       nic = emulatedNic({ name: 'nic0', capabilities: { saOffloadCapacity: m[1] === undefined ? 1024 : Number(m[1]) } });
     }
-    const keys = values.kek ? await openKeyStore(join(String(values.store), 'keys'), String(values.kek)) : undefined;
+    const store = parseStoreSpec(String(values.store));
+    const stateDir = stateDirectory(store, values);
+    const keys = values.kek ? await openKeyStore(join(stateDir, 'keys'), String(values.kek)) : undefined;
     const { openLinuxTun } = await import('../../adapters/tun/linuxTun.js');
     const { udpBind } = await import('../../adapters/udp/udpBind.js');
     const { nativeUdpBind } = await import('../../adapters/udp/nativeUdpBind.js');
@@ -68,7 +90,8 @@ SIGUSR2 prints a status line (JSON); SIGTERM or SIGINT stops cleanly (exit 0).`,
     const { rawEspBind } = await import('../../adapters/udp/rawEspBind.js');
     const running = await runGateway({
       config: String(values.config),
-      store: String(values.store),
+      store,
+      stateDir,
       tun: async () => openLinuxTun({ name: String(values.tun), mtu, up: true, routes: values.route as string[] }),
       // Batched syscalls (sendmmsg/recvmmsg) through our addon; node:dgram when it is not built.
       bind: async () => {
@@ -81,15 +104,17 @@ SIGUSR2 prints a status line (JSON); SIGTERM or SIGINT stops cleanly (exit 0).`,
           return udpBind({ address: listen, port });
         }
       },
+      ...(ikePort > 0 ? { ikeBind: () => udpBind({ address: listen, port: ikePort }) } : {}),
       ...(nic ? { nic } : {}),
       ...(keys ? { keys } : {}),
       ...(metrics ? { metricsPort: metrics.port, ...(metrics.host ? { metricsHost: metrics.host } : {}) } : {}),
       ...(values.control ? { control: String(values.control) } : {}),
+      ...(snmp ? { snmp } : {}),
       log: (line) => io.out(line),
     });
     process.on('SIGUSR2', () => io.out(JSON.stringify({ event: 'status', ...running.status() })));
     process.on('SIGHUP', () => void running.reload().catch((e: unknown) => io.out(JSON.stringify({ event: 'reloadFailed', message: (e as Error).message }))));
-    io.out(JSON.stringify({ event: 'running', tun: running.tun.name, udp: values.esp === 'raw' ? `raw ESP on ${running.bind.localAddress}` : `${running.bind.localAddress}:${running.bind.localPort}`, ...(running.metricsPort !== undefined ? { metrics: running.metricsPort } : {}) }));
+    io.out(JSON.stringify({ event: 'running', tun: running.tun.name, udp: values.esp === 'raw' ? `raw ESP on ${running.bind.localAddress}` : `${running.bind.localAddress}:${running.bind.localPort}`, ...(running.metricsPort !== undefined ? { metrics: running.metricsPort } : {}), ...(running.snmp ? { snmp: running.snmp } : {}) }));
     await new Promise<void>((resolve) => {
       for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => resolve());
     });

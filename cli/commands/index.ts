@@ -25,9 +25,10 @@ Usage: ipsec-es <command> [options]      ipsec-es <command> --help for its optio
 Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
-A running gateway is named by --store <dir> (its control socket is <dir>/control.sock) or
---control <socket>. replay, timeline, inspect and export-wireshark read a log: the gateway's
---store directory (also while it runs), postgres://… or kurrentdb://….
+A running gateway is named by its --store (the control socket is <dir>/control.sock, or in
+--state-dir for a postgres:// or kurrentdb:// store) or --control <socket>. replay, timeline,
+inspect and export-wireshark read a log: a store directory (also while the gateway runs),
+postgres://… or kurrentdb://….
 Every command takes --json (where it prints data), --debug (stack traces) and --help.
 
 ${EXIT_CODES_HELP}`;

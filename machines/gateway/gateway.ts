@@ -245,12 +245,34 @@ export class Gateway {
    * is crossed (then one event to the actor).
    */
   metered(sa: EspSa): void {
+    if (this.#trafficCues.size > 0) this.#trafficCues.get(sa.config.id)?.();
     const live = this.#live.get(sa.config.id);
     const m = live?.meter;
     if (!m || (sa.usage.packets < m.nextPackets && sa.usage.bytes < m.nextBytes)) return;
     const usage = this.#usage(sa);
     const crossing = m.cross(usage.packets, usage.bytes);
     this.send(sa.config.id, crossing.kind === 'checkpoint' ? { type: 'usage.checkpoint', usage } : { type: 'usage.limit', which: crossing.kind, limit: crossing.limit, usage });
+  }
+
+  readonly #trafficCues = new Map<string, () => void>();
+
+  /**
+   * Resolves when the SA `saId` has processed a packet (at once if it has): a rekey responder's
+   * cue that the initiator installed the new pair (RFC 7296 §2.8).
+   *
+   * @example
+   * await gw.firstPacket(newInboundId); // the peer sends on the new SA: so may we
+   */
+  firstPacket(saId: string): Promise<void> {
+    if ((this.#live.get(saId)?.sa?.usage.packets ?? 0) > 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const before = this.#trafficCues.get(saId);
+      this.#trafficCues.set(saId, () => {
+        this.#trafficCues.delete(saId);
+        before?.();
+        resolve();
+      });
+    });
   }
 
   /** The outbound counter would cycle (RFC 4303 §3.3.3): rekey now. */
@@ -268,20 +290,31 @@ export class Gateway {
    * started in its state, live SAs back in the data path with their keys from the key store and
    * the outbound counter resumed past the last checkpoint plus a margin (DESIGN §3).
    *
+   * An SA whose keys the key store no longer has (an in-memory store across a restart, a wrong
+   * KEK) is started in its logged state but stays out of the data path; its id is returned in
+   * `keysLost` so the caller deletes it (it must be renegotiated).
+   *
    * @example
-   * await gw.restore(['out-1', 'in-1']);
+   * const { keysLost } = await gw.restore(['out-1', 'in-1']);
    */
-  async restore(saIds: readonly string[]): Promise<void> {
+  async restore(saIds: readonly string[]): Promise<{ keysLost: string[] }> {
+    const keysLost: string[] = [];
     for (const id of saIds) {
       const state = await loadSa(this.#o.deps.log, id);
       if (state.status === 'none' || state.status === 'dead') continue;
       if (state.params && state.status !== 'larval') {
-        const k = await this.#o.keys.get(state.params.keyRef);
-        this.#pendingKeys.set(id, k.integKey ? { encKey: k.encKey!, integKey: k.integKey } : { encKey: k.encKey! });
+        try {
+          const k = await this.#o.keys.get(state.params.keyRef);
+          this.#pendingKeys.set(id, k.integKey ? { encKey: k.encKey!, integKey: k.integKey } : { encKey: k.encKey! });
+        } catch (e) {
+          if (!(e instanceof IpsecError && e.code.startsWith('keys.'))) throw e;
+          keysLost.push(id);
+        }
       }
       const live = this.#start(id, state);
       if (state.status !== 'larval') this.#installInDataPath(id, live.actor.getSnapshot().context.sa, state.usage);
     }
+    return { keysLost };
   }
 
   /**

@@ -79,6 +79,11 @@ export interface IkeDaemonOptions {
   halfOpenMs?: number;
   /** A liveness check (empty INFORMATIONAL, RFC 7296 §1.4) after this long without a message; 0 = off (default). */
   dpdMs?: number;
+  /**
+   * A rekey responder sends on its new outbound SA once the initiator sends on the new pair, the
+   * old outbound SA goes, or after this long (default 2 s): see `#initiatorInstalled`.
+   */
+  rekeyResponderHoldMs?: number;
 }
 
 /** What the daemon counts; drops by reason. */
@@ -562,7 +567,11 @@ export class IkeDaemon implements KeyManager {
   }
 
   /** Inbound first, then outbound (RFC 7296 §2.8: ready to receive before anything is sent). */
-  async #installPair(conn: Conn, want: ChildRequest, suite: ChildSuite, keys: ChildSaKeys, weInitiated: boolean, inSpi: number, outSpi: number): Promise<void> {
+  /**
+   * Installs a CHILD SA pair, the inbound SA first. With `outboundAfter` (a rekey responder) the
+   * outbound SA waits for it, so we do not send on an SA the initiator has not installed yet.
+   */
+  async #installPair(conn: Conn, want: ChildRequest, suite: ChildSuite, keys: ChildSaKeys, weInitiated: boolean, inSpi: number, outSpi: number, outboundAfter?: Promise<unknown>): Promise<{ outbound: Promise<void> }> {
     const protect = want.out.protect!;
     const { peer, session } = conn;
     const local = peer.local.address;
@@ -577,12 +586,43 @@ export class IkeDaemon implements KeyManager {
     };
     this.#children.set(want.ids.outboundSaId, { ikeSaId: conn.ikeSaId, pair: want.ids, inSpi, outSpi });
     this.#children.set(want.ids.inboundSaId, { ikeSaId: conn.ikeSaId, pair: want.ids, inSpi, outSpi });
+    const installOutbound = () => this.#gw.installSa({ id: want.ids.outboundSaId, keys: outKeys, correlationId: want.correlationId, params: { ...base, spi: outSpi, direction: 'outbound', dst: remote.address, policyId: want.child.outPolicyId, pairedSaId: want.ids.inboundSaId, ...(tunnelOut ? { tunnel: tunnelOut } : {}), natT: { srcPort: this.#localPort, dstPort: remote.port } } });
     try {
       await this.#gw.installSa({ id: want.ids.inboundSaId, keys: inKeys, correlationId: want.correlationId, params: { ...base, spi: inSpi, direction: 'inbound', dst: local, policyId: want.child.inPolicyId, pairedSaId: want.ids.outboundSaId, ...(tunnelOut ? { tunnel: { src: tunnelOut.dst, dst: tunnelOut.src } } : {}), natT: { srcPort: remote.port, dstPort: this.#localPort } } });
-      await this.#gw.installSa({ id: want.ids.outboundSaId, keys: outKeys, correlationId: want.correlationId, params: { ...base, spi: outSpi, direction: 'outbound', dst: remote.address, policyId: want.child.outPolicyId, pairedSaId: want.ids.inboundSaId, ...(tunnelOut ? { tunnel: tunnelOut } : {}), natT: { srcPort: this.#localPort, dstPort: remote.port } } });
+      if (outboundAfter === undefined) {
+        await installOutbound();
+        return { outbound: Promise.resolve() };
+      }
     } finally {
       this.#reservedSpis.delete(inSpi);
     }
+    // The inbound SA may die first (the peer deletes it, its IKE SA goes): then no outbound at all.
+    const outbound = outboundAfter.then(() => (this.#isLive(want.ids.inboundSaId) ? installOutbound() : undefined));
+    return { outbound };
+  }
+
+  /**
+   * A rekey responder's cue to send on the new SA (RFC 7296 §2.8; strongSwan waits the same way):
+   * the first packet on the new inbound SA, the old outbound SA leaving, or `holdMs`.
+   */
+  #initiatorInstalled(newInboundSaId: string, oldOutboundSaId: string): Promise<void> {
+    const { clock } = this.#o.deps;
+    return new Promise<void>((resolve) => {
+      const timer = clock.setTimeout(() => done(), this.#o.rekeyResponderHoldMs ?? 2_000);
+      const sub = this.#gw.saFacts$.subscribe(({ saId, fact }) => {
+        if (saId === oldOutboundSaId && (fact.type === 'SaDeleted' || fact.type === 'SaHardExpired')) done();
+      });
+      let finished = false;
+      const done = () => {
+        if (finished) return;
+        finished = true;
+        clock.clearTimeout(timer);
+        sub.unsubscribe();
+        resolve();
+      };
+      void this.#gw.firstPacket(newInboundSaId).then(done);
+      if (!this.#isLive(oldOutboundSaId)) done();
+    });
   }
 
   // ---------------------------------------------------------------- CREATE_CHILD_SA, initiator
@@ -822,6 +862,11 @@ export class IkeDaemon implements KeyManager {
     }
     conn.established = true;
     this.#o.deps.clock.clearTimeout(conn.halfOpenTimer);
+    // RFC 7296 §2.4: INITIAL_CONTACT says the peer has no other IKE SA with us (it restarted, say):
+    // our others with this identity are stale, deleted with their children without a DELETE.
+    if (findNotify(p, NOTIFY_TYPE.INITIAL_CONTACT)) {
+      for (const other of [...this.#byId.values()]) if (other !== conn && other.peer === peer && other.established) this.#closeConn(other, 'INITIAL_CONTACT');
+    }
     const ours = signedOctets({ realMessage: conn.initResponse, peerNonce: conn.ni, prf, skP: session.keys.skPr, id: peer.local.id });
     const authPayloads: IkePayload[] = [{ type: 'IDr', idType: peer.local.id.idType, data: peer.local.id.data }, { type: 'AUTH', method: 2, data: pskAuth(prf, peer.psk, ours) }];
     await this.#establish(conn, 'responder');
@@ -872,9 +917,17 @@ export class IkeDaemon implements KeyManager {
     const ids = { outboundSaId: random.uuid(), inboundSaId: random.uuid() };
     const outSpi = spiNumber(chosen.peerSpi);
     const correlationId = `ike-${conn.ikeSaId}-${request.header.messageId}`;
-    await this.#installPair(conn, { child: fit.child, out: fit.out, ids, correlationId, selectorIndex: 0 }, chosen.suite, keys, false, inSpi, outSpi);
-    // §2.8: the peer rekeyed this pair; record the make-before-break on our side too.
-    if (rekeyOf) this.#gw.rekeys.adopt(rekeyOf.pair, ids, correlationId);
+    // §2.8: the peer rekeyed this pair; once our new outbound SA is in, the make-before-break on
+    // our side too (the old outbound leaves, the old inbound drains).
+    const { outbound } = await this.#installPair(conn, { child: fit.child, out: fit.out, ids, correlationId, selectorIndex: 0 }, chosen.suite, keys, false, inSpi, outSpi, rekeyOf ? this.#initiatorInstalled(ids.inboundSaId, rekeyOf.pair.outboundSaId) : undefined);
+    if (rekeyOf) {
+      const old = rekeyOf.pair;
+      this.#gw.rekeys.adoptStart(old, ids, correlationId);
+      void outbound.then(
+        () => { if (this.#isLive(ids.outboundSaId)) this.#gw.rekeys.adoptComplete(old, ids, correlationId); },
+        (e: unknown) => this.#record(conn.ikeSaId, IKE_EXCHANGE.CREATE_CHILD_SA, request.header.messageId, 'peer', 'installFailed', `the new outbound SA ${ids.outboundSaId}: ${(e as Error).message}`),
+      );
+    }
     const detail = `${rekeyOf ? 'rekeyed' : 'created'} CHILD SA ${fit.child.name} ${childSuiteName(chosen.suite)} in=${inSpi.toString(16)} out=${outSpi.toString(16)} TSi=${fit.tsi.map(formatTs).join(',')} TSr=${fit.tsr.map(formatTs).join(',')}`;
     return { payloads: [chosen.reply, { type: 'TSi', selectors: fit.tsi }, { type: 'TSr', selectors: fit.tsr }], outcome: 'ok', detail, pair: ids };
   }

@@ -79,7 +79,16 @@ export class RekeyCoordinator {
    * same make-before-break on this side's old SAs.
    */
   adopt(old: InstalledPair, next: InstalledPair, correlationId: string): void {
+    this.adoptStart(old, next, correlationId);
+    this.adoptComplete(old, next, correlationId);
+  }
+
+  /** `adopt` in two steps: the old pair is rekeying (no rekey of its own starts) until `adoptComplete`. */
+  adoptStart(old: InstalledPair, next: InstalledPair, correlationId: string): void {
     this.#mark(old, next, 'rekey.start', correlationId, true);
+  }
+
+  adoptComplete(old: InstalledPair, next: InstalledPair, correlationId: string): void {
     this.#mark(old, next, 'rekey.complete', correlationId);
   }
 

@@ -135,7 +135,7 @@ describe('IKEv2 between two gateways', () => {
     expect(lab.liveSas(lab.b)).toHaveLength(2);
     const ex = await exchanges(lab, lab.a);
     expect(ex.filter((e) => e.startsWith('CREATE_CHILD_SA')).length).toBeGreaterThanOrEqual(1);
-    expect(ex.every((e) => e.endsWith(':ok'))).toBe(true);
+    expect(ex.filter((e) => !e.endsWith(":ok")), JSON.stringify(ex)).toEqual([]);
   });
 
   it('rekeys the IKE SA by lifetime: children move to the new IKE SA, the old one is deleted, CHILD SAs rekey under the new one', async () => {
