@@ -33,7 +33,7 @@ export interface SaParams {
 }
 
 export type LimitKind = 'time' | 'bytes' | 'packets';
-export type SaDeleteReason = 'operator' | 'peer' | 'hardExpired' | 'rekeyed' | 'seqExhausted' | 'nicRequest' | 'acquireFailed' | 'ikeSaDeleted';
+export type SaDeleteReason = 'operator' | 'peer' | 'hardExpired' | 'rekeyed' | 'seqExhausted' | 'nicRequest' | 'acquireFailed' | 'ikeSaDeleted' | 'rekeyCollision';
 
 /** Cumulative usage at a checkpoint (cf. XFRM NEWAE): never decreases. */
 export interface UsageCheckpoint {

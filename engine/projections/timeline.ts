@@ -66,6 +66,7 @@ const DELETE_REASONS: Record<string, string> = {
   nicRequest: 'the NIC asked for it (SaDeleteReq)',
   acquireFailed: 'negotiation failed',
   ikeSaDeleted: 'its IKE SA was deleted (RFC 7296 §1.4.1)',
+  rekeyCollision: 'both peers rekeyed its SA at once; the SA made with the lowest nonce goes (RFC 7296 §2.8.1)',
 };
 
 /**

@@ -205,7 +205,7 @@ export class Gateway {
   }
 
   /** Deletes an SA (operator or peer DELETE); exactly once, however often asked. */
-  deleteSa(saId: string, reason: 'operator' | 'peer' | 'nicRequest' | 'ikeSaDeleted'): void {
+  deleteSa(saId: string, reason: 'operator' | 'peer' | 'nicRequest' | 'ikeSaDeleted' | 'rekeyCollision'): void {
     this.send(saId, { type: 'sa.delete', reason });
   }
 

@@ -29,6 +29,7 @@ import type { AcquireRequest, InstalledPair, KeyManager, MachineDeps } from '../
 import { IkeSession, IkeTimeout, exchangeName, type IkePath } from './ikeSession.js';
 import { acceptedChildSuite, acceptedIkeSuite, childSaPayload, chooseChildProposal, chooseIkeProposal, ikeSaPayload, type ChildSuite, type IkeSuite } from './proposals.js';
 import { formatTs, narrowTs, selectorToTs } from './trafficSelectors.js';
+import { rekeyCollisionLoser } from '../rekey/collision.js';
 
 /** One CHILD SA template of a peer: the outbound and inbound PROTECT policies it serves. */
 export interface IkeChildConfig {
@@ -176,6 +177,10 @@ export class IkeDaemon implements KeyManager {
   /** IKE_SA_INIT responses we sent, by SPIi + peer, for retransmitted requests (§2.1). */
   readonly #initResponses = new Map<string, { bytes: Uint8Array; path: IkePath }>();
   readonly #children = new Map<string, ChildRecord>();
+  /** Our CHILD SA rekeys in flight, by the old outbound SA id: the nonces of our exchange. */
+  readonly #ourRekeys = new Map<string, { ni?: Uint8Array; nr?: Uint8Array }>();
+  /** The peer's rekeys of a CHILD SA we were rekeying too (RFC 7296 §2.8.1), by the old outbound SA id. */
+  readonly #peerRekeys = new Map<string, { ni: Uint8Array; nr: Uint8Array; pair: Promise<InstalledPair | undefined> }>();
   readonly #reservedSpis = new Set<number>();
   readonly #cookieSecret: Uint8Array;
   readonly #subscription: Subscription;
@@ -279,7 +284,38 @@ export class IkeDaemon implements KeyManager {
     const found = policyId ? this.#peerFor(policyId) : undefined;
     if (!found) throw new IkeNegotiationError('config', `no IKE connection serves the policy of ${request.old.outboundSaId}`);
     const want: ChildRequest = { child: found.child, out: this.#policy(found.child.outPolicyId), ids: request.next, correlationId: request.correlationId, selectorIndex: 0, rekeyOf: { pair: rec.pair, inSpi: rec.inSpi } };
-    return this.#withSignal(this.#createChild(this.#liveConn(conn), want), signal);
+    const old = rec.pair.outboundSaId;
+    const mine: { ni?: Uint8Array; nr?: Uint8Array } = {};
+    this.#ourRekeys.set(old, mine);
+    try {
+      const ours = await this.#withSignal(this.#createChild(this.#liveConn(conn), want, mine), signal);
+      return await this.#settleCollision(conn, rec.pair, ours, mine, request.correlationId);
+    } catch (e) {
+      // The peer rekeyed it first and our request found it gone: its new pair replaces the old.
+      const theirs = this.#peerRekeys.get(old);
+      const pair = theirs ? await theirs.pair : undefined;
+      if (pair && e instanceof IkeNegotiationError && e.outcome === 'CHILD_SA_NOT_FOUND') this.#gw.rekeys.adoptComplete(rec.pair, pair, request.correlationId);
+      throw e;
+    } finally {
+      this.#ourRekeys.delete(old);
+      this.#peerRekeys.delete(old);
+    }
+  }
+
+  /**
+   * Both peers rekeyed the same CHILD SA at once (RFC 7296 §2.8.1): both exchanges completed and
+   * "the SA created with the lowest of the four nonces" is redundant; its creator deletes it. If
+   * that is ours, the peer's new pair replaces the old one here and we fail our rekey.
+   */
+  async #settleCollision(conn: Conn, old: InstalledPair, ours: InstalledPair, mine: { ni?: Uint8Array; nr?: Uint8Array }, correlationId: string): Promise<InstalledPair> {
+    const theirs = this.#peerRekeys.get(old.outboundSaId);
+    const pair = theirs ? await theirs.pair : undefined;
+    if (!theirs || !pair || !mine.ni || !mine.nr) return ours;
+    if (rekeyCollisionLoser({ ni: mine.ni, nr: mine.nr }, theirs) === 'second') return ours; // the peer deletes its own
+    this.#gw.deleteSa(ours.outboundSaId, 'rekeyCollision');
+    this.#gw.deleteSa(ours.inboundSaId, 'rekeyCollision');
+    this.#gw.rekeys.adoptComplete(old, pair, correlationId);
+    throw new IkeNegotiationError('collision', `the peer rekeyed CHILD SA ${old.outboundSaId} at the same time and its exchange had the higher nonces: its pair ${pair.outboundSaId} replaces it (RFC 7296 §2.8.1)`);
   }
 
   async rekeyIke(request: { old: string; next: string; correlationId: string }, signal: AbortSignal): Promise<void> {
@@ -566,7 +602,6 @@ export class IkeDaemon implements KeyManager {
     return want.ids;
   }
 
-  /** Inbound first, then outbound (RFC 7296 §2.8: ready to receive before anything is sent). */
   /**
    * Installs a CHILD SA pair, the inbound SA first. With `outboundAfter` (a rekey responder) the
    * outbound SA waits for it, so we do not send on an SA the initiator has not installed yet.
@@ -627,10 +662,11 @@ export class IkeDaemon implements KeyManager {
 
   // ---------------------------------------------------------------- CREATE_CHILD_SA, initiator
 
-  async #createChild(conn: Conn, want: ChildRequest): Promise<InstalledPair> {
+  async #createChild(conn: Conn, want: ChildRequest, nonces?: { ni?: Uint8Array; nr?: Uint8Array }): Promise<InstalledPair> {
     const { random } = this.#o.deps;
     const inSpi = this.#newSpi(conn.peer);
     const ni = random.bytes(32);
+    if (nonces) nonces.ni = ni;
     const offer = this.#childOffer(want, inSpi);
     const payloads: IkePayload[] = [
       // §1.3.3: REKEY_SA names the SA being rekeyed by our inbound SPI.
@@ -656,6 +692,7 @@ export class IkeDaemon implements KeyManager {
       this.#record(conn.ikeSaId, IKE_EXCHANGE.CREATE_CHILD_SA, messageId, 'us', 'INVALID_SYNTAX', 'no Nonce in the response');
       throw new IkeNegotiationError('INVALID_SYNTAX', 'no Nonce in the CREATE_CHILD_SA response');
     }
+    if (nonces && nr) nonces.nr = nr.data;
     return this.#childResponse(conn, want, offer, inSpi, reply, IKE_EXCHANGE.CREATE_CHILD_SA, messageId, { ni, nr: nr?.data ?? ni });
   }
 
@@ -883,7 +920,7 @@ export class IkeDaemon implements KeyManager {
    * narrowed (§2.9); the suite (§2.7); our SPI; KEYMAT (§2.17); the pair installed before the
    * response leaves. Refusals are Notify payloads (the IKE SA lives on, §1.2).
    */
-  async #respondChild(conn: Conn, request: IkeMessage, nonces: { ni: Uint8Array; nr: Uint8Array; sharedSecret?: Uint8Array }, rekeyOf?: ChildRecord, dh?: DhGroupId): Promise<{ payloads: IkePayload[]; outcome: string; detail: string; pair?: InstalledPair }> {
+  async #respondChild(conn: Conn, request: IkeMessage, nonces: { ni: Uint8Array; nr: Uint8Array; sharedSecret?: Uint8Array }, rekeyOf?: ChildRecord, dh?: DhGroupId, collision = false): Promise<{ payloads: IkePayload[]; outcome: string; detail: string; pair?: InstalledPair }> {
     const p = request.payloads;
     const sa = payloadOf(p, 'SA');
     const tsi = payloadOf(p, 'TSi');
@@ -920,7 +957,8 @@ export class IkeDaemon implements KeyManager {
     // §2.8: the peer rekeyed this pair; once our new outbound SA is in, the make-before-break on
     // our side too (the old outbound leaves, the old inbound drains).
     const { outbound } = await this.#installPair(conn, { child: fit.child, out: fit.out, ids, correlationId, selectorIndex: 0 }, chosen.suite, keys, false, inSpi, outSpi, rekeyOf ? this.#initiatorInstalled(ids.inboundSaId, rekeyOf.pair.outboundSaId) : undefined);
-    if (rekeyOf) {
+    // In a collision our own rekey owns the old pair's fate (`#settleCollision`).
+    if (rekeyOf && !collision) {
       const old = rekeyOf.pair;
       this.#gw.rekeys.adoptStart(old, ids, correlationId);
       void outbound.then(
@@ -973,7 +1011,13 @@ export class IkeDaemon implements KeyManager {
         return this.#record(conn.ikeSaId, IKE_EXCHANGE.CREATE_CHILD_SA, messageId, 'peer', 'CHILD_SA_NOT_FOUND', `rekey of SPI ${outSpi.toString(16)}`);
       }
     }
-    const child = await this.#respondChild(conn, request, { ni: ni.data, nr, ...(sharedSecret ? { sharedSecret } : {}) }, rekeyOf, ke?.group as DhGroupId | undefined);
+    // §2.8.1: we are rekeying this CHILD SA too. Both exchanges complete; our rekey settles which
+    // new pair stays once it has its own response (`#settleCollision`).
+    const collision = rekeyOf !== undefined && this.#ourRekeys.has(rekeyOf.pair.outboundSaId);
+    let settle: ((pair: InstalledPair | undefined) => void) | undefined;
+    if (collision) this.#peerRekeys.set(rekeyOf!.pair.outboundSaId, { ni: Uint8Array.from(ni.data), nr, pair: new Promise((r) => (settle = r)) });
+    const child = await this.#respondChild(conn, request, { ni: ni.data, nr, ...(sharedSecret ? { sharedSecret } : {}) }, rekeyOf, ke?.group as DhGroupId | undefined, collision);
+    settle?.(child.pair);
     const [saReply, ...rest] = child.payloads;
     conn.session.respond(request, child.outcome === 'ok' ? [saReply!, { type: 'Nonce', data: nr }, ...(myKe ? [myKe] : []), ...rest] : child.payloads);
     this.#record(conn.ikeSaId, IKE_EXCHANGE.CREATE_CHILD_SA, messageId, 'peer', child.outcome, child.detail);

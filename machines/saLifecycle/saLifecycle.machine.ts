@@ -51,7 +51,7 @@ export type SaLifecycleEvent =
   | { type: 'seq.exhausted'; usage: UsageCheckpoint }
   | { type: 'rekey.start'; newSaId: string; correlationId?: string; byPeer?: boolean }
   | { type: 'rekey.complete'; newSaId: string; correlationId?: string }
-  | { type: 'sa.delete'; reason: 'operator' | 'peer' | 'acquireFailed' | 'nicRequest' | 'rekeyed' | 'ikeSaDeleted' }
+  | { type: 'sa.delete'; reason: 'operator' | 'peer' | 'acquireFailed' | 'nicRequest' | 'rekeyed' | 'ikeSaDeleted' | 'rekeyCollision' }
   | { type: 'nic.saDeleteRequest'; nic: string }
   | { type: 'ike.moved'; ikeSaId: string }
   | { type: 'offload.added'; nic: string; handle: number }

@@ -75,11 +75,11 @@ describe.skipIf(why !== undefined)(`the CLI against running gateways${why ? ` (s
     mkdirSync(join(empty, 'wireshark'), { recursive: true });
     expect(tshark({ XDG_CONFIG_HOME: empty, HOME: empty }).filter((l) => l.split('|')[1] !== '')).toHaveLength(0);
 
-    // 3. stats: per-SA usage after the pings; initiate needs IKEv2; rekey without a new generation is refused.
+    // 3. stats: per-SA usage after the pings; initiate needs an IKE connection; rekey without a new generation is refused.
     const st = json<{ perSa: Array<{ id: string; usage: { packets: number } }>; drops: Record<string, number> }>(await runCli(['stats', ...store, '--json']));
     expect(st.perSa.find((s) => s.id === 'sa-out')!.usage.packets).toBeGreaterThanOrEqual(5);
     const init = await runCli(['initiate', ...store, '--policy', 'lan-out']);
-    expect(init).toMatchObject({ status: 1, stderr: expect.stringContaining('not supported until IKEv2') });
+    expect(init).toMatchObject({ status: 1, stderr: expect.stringContaining('no IKE connection (<conn-entry>)') });
     const noGen = await runCli(['rekey', ...store, '--sa', 'sa-out']);
     expect(noGen).toMatchObject({ status: 1, stderr: expect.stringContaining('holds no new key generation for sa-out') });
     expect(await runCli(['terminate', ...store, '--sa', 'nope'])).toMatchObject({ status: 1, stderr: expect.stringContaining('no SA nope') });

@@ -80,9 +80,10 @@ async function copyToDirectory(url: string, streams: ReadonlySet<string>): Promi
 describe.skipIf(PG_URL === '')('replay and timeline on postgres:// (PG_URL)', () => {
   const schema = freshSchema('cli');
   afterAll(() => dropSchemas([schema]));
-  const url = new URL(PG_URL);
-  url.searchParams.set('schema', schema);
-  const pg = url.toString();
+  // A skipped describe still runs this body (vitest collects its tests): no URL to parse then.
+  const url = PG_URL === '' ? undefined : new URL(PG_URL);
+  url?.searchParams.set('schema', schema);
+  const pg = url?.toString() ?? '';
 
   it('the same state, the same state at a position in the middle, and the same timeline as a directory holding the same facts', async () => {
     const { streams, outboundSaId } = await runGatewayOn(pg);

@@ -75,6 +75,9 @@ export function ikePair(options: IkePairOptions = {}) {
   /** A filter on IKE messages in flight: return false to lose it. */
   let ikeFilter: (from: 'a' | 'b', bytes: Uint8Array, n: number) => boolean = () => true;
   let ikeCount = 0;
+  /** Messages matching `holding` wait in `held` until `releaseIke()`: exchanges that cross. */
+  let holding: (from: 'a' | 'b', bytes: Uint8Array) => boolean = () => false;
+  const held: Array<() => void> = [];
   const ikeLog: Array<{ from: 'a' | 'b'; bytes: Uint8Array; lost: boolean }> = [];
   const side = (name: 'a' | 'b') => {
     const store = memoryEventStore();
@@ -109,7 +112,9 @@ export function ikePair(options: IkePairOptions = {}) {
     ikeLog.push({ from, bytes, lost });
     if (lost) return;
     const target = to.address === ADDR.a ? a : b;
-    queueMicrotask(() => target.ike.receive(bytes, { address: from === 'a' ? ADDR.a : ADDR.b, port: 4500 }, true));
+    const deliver = () => target.ike.receive(bytes, { address: from === 'a' ? ADDR.a : ADDR.b, port: 4500 }, true);
+    if (holding(from, bytes)) held.push(deliver);
+    else queueMicrotask(deliver);
   };
   const wire = (from: Side, packets: Uint8Array[]) => {
     const to = from === a ? b : a;
@@ -140,6 +145,11 @@ export function ikePair(options: IkePairOptions = {}) {
   return {
     clock, random, a, b, sides, wire, run, settle, facts, liveSas, ikeLog,
     loseIke: (f: typeof ikeFilter) => { ikeFilter = f; },
+    /** Holds IKE messages `f` picks (from then on) until `releaseIke()`. */
+    holdIke: (f: typeof holding) => { holding = f; },
+    /** Stops holding and delivers what was held, in the order sent. */
+    releaseIke: () => { holding = () => false; for (const d of held.splice(0)) queueMicrotask(d); },
+    heldIke: () => held.length,
     send: (s: Side, packets: Uint8Array[]) => wire(s, packets),
     udp,
   };
