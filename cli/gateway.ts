@@ -247,12 +247,18 @@ export async function runGateway(o: GatewayProcessOptions): Promise<RunningGatew
     reload: () => reload(),
     'list-sas': async () => {
       await gateway.settled();
-      return { sas: gateway.saIds().map((id) => saRow(gateway, id)), position: position.toString() };
+      return { sas: gateway.saIds().map((id) => saRow(gateway, id)), ...(ike ? { ikeSas: ike.list() } : {}), position: position.toString() };
     },
     'list-pols': () => ({ policies: gateway.spd.list().map(policyRow) }),
     stats: (r) => statsOf(gateway, interfaces(), r.saId === undefined ? undefined : known(r.saId)),
     // swanctl --terminate --child: the SA and its pair, reason operator, each a fact first.
     terminate: async (r) => {
+      if (r.ikeSaId !== undefined) {
+        if (!ike || !ike.list().some((x) => x.ikeSaId === r.ikeSaId)) throw new Error(`no IKE SA ${String(r.ikeSaId)} (ipsec-es list-sas shows the ids)`);
+        await ike.deleteIkeSa(String(r.ikeSaId), 'operator');
+        await gateway.settled();
+        return { deleted: [String(r.ikeSaId)], position: position.toString() };
+      }
       const id = known(r.saId);
       const ids = [id, ...(r.pair !== false && pairOf(id) ? [pairOf(id)!] : [])].filter((x) => gateway.state(x)?.status !== 'dead');
       if (ids.length === 0) throw new Error(`SA ${id} is already dead (${gateway.state(id)?.deleted?.reason ?? 'deleted'})`);

@@ -62,17 +62,19 @@ export interface SaRow {
 export const listSas: Command = {
   name: 'list-sas',
   summary: 'list the SAs of a running gateway (status, SPI, suite, usage)',
-  help: usage('list-sas', '[--store <dir> | --control <socket>] [--json]', 'Lists the gateway\'s SAs as its actors hold them: larval, mature, rekeying, dying and dead (until restart),\nwith live packet and byte counts.', '  --live              only SAs that are not dead\n'),
+  help: usage('list-sas', '[--store <dir> | --control <socket>] [--json]', 'Lists the gateway\'s SAs as its actors hold them: larval, mature, rekeying, dying and dead (until restart),\nwith live packet and byte counts, then its IKE SAs (when the policy file has IKE connections).', '  --live              only SAs that are not dead\n'),
   options: { ...CONTROL_OPTIONS, live: { type: 'boolean' } },
   async run({ values }, io) {
     const reply = await ask(values, { cmd: 'list-sas' });
     let sas = reply.sas as SaRow[];
     if (values.live) sas = sas.filter((s) => s.status !== 'dead');
-    print(io, values, { ...reply, sas }, () =>
+    const ikeSas = (reply.ikeSas ?? []) as Array<{ ikeSaId: string; peer: string; role: string; established: boolean; spiI: string; spiR: string; remote: string }>;
+    print(io, values, { ...reply, sas }, () => [
       sas.length === 0
         ? 'no SAs'
         : table(['id', 'status', 'dir', 'spi', 'mode', 'tunnel', 'suite', 'policy', 'packets', 'bytes', 'note'], sas.map((s) => [s.id, s.status, s.direction ?? '-', hex(s.spi), s.mode ?? '-', s.tunnel ? `${s.tunnel.src} → ${s.tunnel.dst}` : '-', s.suite ?? '-', s.policyId ?? '-', String(s.usage.packets), String(s.usage.bytes), s.deleted ? `deleted: ${s.deleted}` : s.offload ?? ''])),
-    );
+      ...(ikeSas.length ? ['', table(['ike sa', 'connection', 'role', 'state', 'spis (i/r)', 'remote'], ikeSas.map((i) => [i.ikeSaId, i.peer, i.role, i.established ? 'established' : 'connecting', `${i.spiI}/${i.spiR}`, i.remote]))] : []),
+    ].join('\n'));
     return EXIT.ok;
   },
 };
@@ -110,12 +112,12 @@ export const stats: Command = {
 
 export const terminate: Command = {
   name: 'terminate',
-  summary: 'delete an SA and the SA of the other direction paired with it',
-  help: usage('terminate', '--sa <id> [--only] [--store <dir> | --control <socket>] [--json]', 'Deletes the SA (reason operator, a fact in the log before it leaves the data path) and its\npair, as swanctl --terminate --child does. Exit 1 if the SA is unknown or already dead.', '  --sa <id>           the SA to delete\n  --only              this SA only, not its pair\n'),
-  options: { ...CONTROL_OPTIONS, sa: { type: 'string' }, only: { type: 'boolean' } },
+  summary: 'delete an SA and the SA of the other direction paired with it, or an IKE SA',
+  help: usage('terminate', '--sa <id> [--only] | --ike <id> [--store <dir> | --control <socket>] [--json]', 'Deletes the SA (reason operator, a fact in the log before it leaves the data path) and its\npair, as swanctl --terminate --child does; a negotiated pair is deleted at the peer too\n(INFORMATIONAL DELETE, RFC 7296 §1.4.1). --ike deletes an IKE SA with its CHILD SAs, as\nswanctl --terminate --ike does. Exit 1 if the SA is unknown or already dead.', '  --sa <id>           the SA to delete\n  --only              this SA only, not its pair\n  --ike <id>          the IKE SA to delete (list-sas shows the ids)\n'),
+  options: { ...CONTROL_OPTIONS, sa: { type: 'string' }, only: { type: 'boolean' }, ike: { type: 'string' } },
   async run({ values }, io) {
-    if (!values.sa) throw new CliError('terminate: --sa <id> is required (ipsec-es list-sas shows the ids)', EXIT.usage);
-    const reply = await ask(values, { cmd: 'terminate', saId: values.sa, pair: !values.only });
+    if (!values.sa === !values.ike) throw new CliError('terminate: give --sa <id> or --ike <id> (ipsec-es list-sas shows the ids)', EXIT.usage);
+    const reply = await ask(values, values.ike ? { cmd: 'terminate', ikeSaId: values.ike } : { cmd: 'terminate', saId: values.sa, pair: !values.only });
     print(io, values, reply, () => `deleted ${(reply.deleted as string[]).join(', ')}`);
     return EXIT.ok;
   },

@@ -47,7 +47,8 @@ const until = async (what: string, check: () => boolean, ms = 10_000) => {
 interface Ours {
   proc: ChildProcess;
   lines: Array<Record<string, unknown>>;
-  command(line: string): void;
+  /** An `ipsec-es` verb against our gateway (its store); exits 0 or throws with its output. */
+  cli(args: string[]): Promise<Record<string, unknown>>;
   facts(pred?: (d: Record<string, unknown>) => boolean): Array<Record<string, unknown>>;
   stop(): Promise<void>;
 }
@@ -64,14 +65,22 @@ async function start(o: { ike: string; esp: string; ourPsk?: string; ours?: { ik
     ...(o.ours?.childSoft ? { childSoft: o.ours.childSoft } : {}), ...(o.ours?.childHard ? { childHard: o.ours.childHard } : {}), ...(o.ours?.ikeRekey ? { ikeRekey: o.ours.ikeRekey } : {}), ...(o.ours?.ikeOver ? { ikeOver: o.ours.ikeOver } : {}),
   });
   writeFileSync(join(dir, 'left.xml'), xml);
-  const proc = spawn('ip', ['netns', 'exec', 'ssA-left', process.execPath, '--import', 'tsx', join(ROOT, 'test/e2e/ikeGatewayMain.ts'), '--config', join(dir, 'left.xml'), '--store', join(dir, 'store'), '--route', '10.22.0.0/24'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+  const store = join(dir, 'store');
+  const proc = spawn('ip', ['netns', 'exec', 'ssA-left', process.execPath, '--import', 'tsx', join(ROOT, 'cli/main.ts'), 'gateway', '--config', join(dir, 'left.xml'), '--store', store, '--route', '10.22.0.0/24'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const lines: Array<Record<string, unknown>> = [];
   createInterface({ input: proc.stdout! }).on('line', (l) => { try { lines.push(JSON.parse(l) as Record<string, unknown>); } catch { lines.push({ event: 'text', l }); } });
   await until('our gateway to run', () => lines.some((l) => l.event === 'running'), 20_000);
   return {
     proc, lines,
-    command: (line) => proc.stdin!.write(`${line}\n`),
-    facts: (pred = () => true) => lines.filter((l) => l.event === 'fact').map((l) => ({ type: l.type, ...(l.data as object) }) as Record<string, unknown>).filter(pred),
+    cli: (args) =>
+      new Promise((resolvePromise, reject) => {
+        const p = spawn('ip', ['netns', 'exec', 'ssA-left', process.execPath, '--import', 'tsx', join(ROOT, 'cli/main.ts'), ...args, '--store', store, '--json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+        p.once('exit', (code) => (code === 0 ? resolvePromise(JSON.parse(out) as Record<string, unknown>) : reject(new Error(`ipsec-es ${args.join(' ')}: exit ${code}: ${out}`))));
+      }),
+    facts: (pred = () => true) => lines.filter((l) => l.event === 'ike').map((l) => ({ type: l.type, ...(l.data as object) }) as Record<string, unknown>).filter(pred),
     stop: async () => {
       if (proc.exitCode !== null) return;
       const done = new Promise((r) => proc.once('exit', r));
@@ -147,10 +156,13 @@ describe.skipIf(skip !== undefined)('interop with strongSwan', () => {
     const mine = () => ours!.facts((f) => f.type === 'IkeExchangeCompleted' && f.requestBy === 'us' && f.outcome === 'ok').map((f) => String(f.detail));
     await until('our rekeys in the log', () => mine().some((d) => d.startsWith('rekeyed CHILD SA')) && mine().some((d) => d.startsWith('rekeyed IKE SA')), 5_000);
     expect(swanctl('--list-sas')).toMatch(/INSTALLED/);
-    // Ours deletes the CHILD SA: strongSwan removes it.
-    ours.command('delete-child');
+    // Ours deletes the CHILD SA (ipsec-es terminate): strongSwan removes it.
+    const listed = await ours.cli(['list-sas', '--live']) as { sas: Array<{ id: string; status: string; direction: string }>; ikeSas: Array<{ ikeSaId: string }> };
+    const outbound = listed.sas.find((x) => x.status === 'mature' && x.direction === 'outbound')!;
+    await ours.cli(['terminate', '--sa', outbound.id]);
     await until('strongSwan to drop the CHILD SA', () => !/INSTALLED/.test(swanctl('--list-sas')));
-    ours.command('delete-ike');
+    expect(listed.ikeSas).toHaveLength(1);
+    await ours.cli(['terminate', '--ike', listed.ikeSas[0]!.ikeSaId]);
     await until('strongSwan to drop the IKE SA', () => !/ESTABLISHED/.test(swanctl('--list-sas')));
   }, 120_000);
 
