@@ -407,8 +407,11 @@ const ANSWER_FOR_DROP: Record<string, number> = {
 async function feedUnauthenticated(s: Scene, bytes: Uint8Array, from: { address: string; port: number; natT: boolean }): Promise<void> {
   const before = await look(s.R);
   const n0 = s.lab.ikeLog.length;
+  // The in-memory wire delivers anything not addressed to A to B: an answer to a stranger stays on the wire's log.
+  if (from.address !== s.I.address) s.mute(s.R.name);
   expect(() => s.R.ike.receive(bytes, { address: from.address, port: from.port }, from.natT)).not.toThrow();
   await s.lab.settle();
+  s.mute(undefined);
   const after = await look(s.R);
   const dropped = droppedBetween(before, after);
   const answered = after.sent - before.sent;
@@ -736,6 +739,7 @@ function applyInner(payloads: IkePayload[], edits: InnerEdit[], realSpis: Uint8A
  */
 async function feedAuthenticated(s: Scene, bytes: Uint8Array, session: IkeSession): Promise<void> {
   const before = await look(s.R);
+  const n0 = s.lab.ikeLog.length;
   const wasEstablished = before.list.find((e) => e.ikeSaId === session.id)?.established === true;
   expect(() => deliver(s, bytes)).not.toThrow();
   await s.lab.settle();
@@ -747,9 +751,15 @@ async function feedAuthenticated(s: Scene, bytes: Uint8Array, session: IkeSessio
     unchanged(before, after, dropped.join(','));
   } else {
     expect(answered, 'one response per request (§2.1)').toBe(1);
-    // §1.2: until IKE_AUTH has authenticated the peer, no other exchange is processed (an
-    // IKE_SA_INIT-typed one gets the cached IKE_SA_INIT response, §2.1, which is no processing).
-    if (!wasEstablished && bytes[18] !== IKE_EXCHANGE.IKE_SA_INIT && !dropped.includes('retransmittedRequest')) expect(bytes[18], 'answered before IKE_AUTH').toBe(IKE_EXCHANGE.IKE_AUTH);
+    // §1.2: until IKE_AUTH has authenticated the peer, no other exchange is processed: an
+    // IKE_SA_INIT-typed one gets the cached IKE_SA_INIT response (§2.1), anything else at most
+    // an error Notify (§2.5, §3.10.1), with nothing changed.
+    if (!wasEstablished && ![IKE_EXCHANGE.IKE_SA_INIT, IKE_EXCHANGE.IKE_AUTH].includes(bytes[18] as 34) && !dropped.includes('retransmittedRequest')) {
+      const reply = s.lab.ikeLog.slice(n0).find((m) => m.from === s.R.name)!.bytes;
+      const ns = notifiesIn(reply);
+      expect(ns.length === 1 && [NOTIFY_TYPE.INVALID_SYNTAX, NOTIFY_TYPE.UNSUPPORTED_CRITICAL_PAYLOAD].includes(ns[0] as 7), `answered a ${bytes[18]} request before IKE_AUTH with ${ns}`).toBe(true);
+      unchanged(before, after, 'an error answer before IKE_AUTH');
+    }
   }
 }
 
