@@ -142,19 +142,8 @@ export async function runGateway(o: GatewayProcessOptions): Promise<RunningGatew
   });
   const restored = [...logged].filter((s) => s.startsWith('sa-')).map((s) => s.slice(3));
   const { keysLost } = await gateway.restore(restored);
-  // An IKE SA does not outlive its process (its session keys are not kept): each one the log
-  // has alive is recorded as deleted (reason restart) with its CHILD SAs, and the next packet
-  // negotiates afresh; our INITIAL_CONTACT (RFC 7296 §2.4) tells the peer to drop its old state.
   const ikeIds = [...logged].filter((s) => s.startsWith('ike-')).map((s) => s.slice(4));
   await gateway.restoreIkeSas(ikeIds);
-  const ikeEnded = gateway.ikeSaIds().filter((id) => gateway.ikeState(id)?.status !== 'dead');
-  for (const id of ikeEnded) gateway.sendIke(id, { type: 'ike.delete', reason: 'restart' });
-  await gateway.settled();
-  // Keys gone and no IKE SA took the SA with it (a static SA no longer in the file, say): it cannot carry traffic.
-  for (const id of keysLost) if (gateway.state(id)?.status !== 'dead') gateway.deleteSa(id, 'operator');
-  await gateway.settled();
-  for (const s of specs) if (!logged.has(`sa-${s.id}`)) await gateway.installSa(s);
-  say(JSON.stringify({ event: 'started', store: openedStore.describe, restored: restored.length - keysLost.length, installed: specs.filter((s) => !logged.has(`sa-${s.id}`)).length, ...(keysLost.length || ikeEnded.length ? { ended: { sas: keysLost, ikeSas: ikeEnded } } : {}), ...(peers.length ? { ike: peers.map((p) => p.name) } : {}), sas: gateway.saIds().map((id) => ({ id, status: gateway.state(id)?.status })) }));
 
   const tun = await o.tun();
   const opened = await o.bind();
@@ -197,6 +186,31 @@ export async function runGateway(o: GatewayProcessOptions): Promise<RunningGatew
     });
     gateway.keyManager = ike;
   }
+  // The IKE SAs the log has alive: the daemon takes each back when its keys survived (a sealed
+  // key store, --kek); otherwise it is recorded as deleted (reason restart) with its CHILD SAs,
+  // the next packet negotiates afresh, and our INITIAL_CONTACT (RFC 7296 §2.4) tells the peer
+  // to drop its old state.
+  const ikeRehydrated: string[] = [];
+  const ikeEnded: Array<{ id: string; why: string }> = [];
+  for (const id of gateway.ikeSaIds().filter((x) => gateway.ikeState(x)?.status !== 'dead')) {
+    const r = ike ? await ike.rehydrate(id) : { ok: false as const, why: 'the policy file has no IKE connections now' };
+    if (r.ok) ikeRehydrated.push(id);
+    else {
+      ikeEnded.push({ id, why: r.why });
+      gateway.sendIke(id, { type: 'ike.delete', reason: 'restart' });
+    }
+  }
+  await gateway.settled();
+  // Keys gone and no IKE SA took the SA with it (a static SA no longer in the file, say): it cannot carry traffic.
+  for (const id of keysLost) if (gateway.state(id)?.status !== 'dead') gateway.deleteSa(id, 'operator');
+  await gateway.settled();
+  for (const s of specs) if (!logged.has(`sa-${s.id}`)) await gateway.installSa(s);
+  say(JSON.stringify({
+    event: 'started', store: openedStore.describe, restored: restored.length - keysLost.length, installed: specs.filter((s) => !logged.has(`sa-${s.id}`)).length,
+    ...(keysLost.length || ikeEnded.length ? { ended: { sas: keysLost, ikeSas: ikeEnded.map((e) => e.id), why: ikeEnded.map((e) => e.why) } } : {}),
+    ...(peers.length ? { ike: peers.map((p) => p.name), ...(ikeRehydrated.length ? { ikeRestored: ikeRehydrated } : {}) } : {}),
+    sas: gateway.saIds().map((id) => ({ id, status: gateway.state(id)?.status })),
+  }));
   // IKE's facts as status lines: what an operator watches while tunnels come and go.
   const ikeFacts = peers.length === 0 ? undefined : store.subscribe({ after: position }).subscribe((e) => {
     if (e.streamName.startsWith('ike-')) say(JSON.stringify({ event: 'ike', stream: e.streamName, type: e.type, data: e.data }));

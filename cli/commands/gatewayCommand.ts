@@ -51,9 +51,9 @@ ${COMMON_HELP}
 
 Needs root (CAP_NET_ADMIN) and /dev/net/tun. SIGHUP reloads the policy file (new static SAs are
 installed; a complete new pair replaces the live one make-before-break: a manual rekey). The file
-owns the policies it names; rules created over SNMP stay until a manager removes them. IKE SAs
-do not survive a restart: the log records them deleted (reason restart), and traffic negotiates
-afresh.
+owns the policies it names; rules created over SNMP stay until a manager removes them. With --kek
+an IKE SA survives a restart (its keys are sealed in <state>/keys); without, the log records it
+deleted (reason restart), and traffic negotiates afresh.
 SIGUSR2 prints a status line (JSON); SIGTERM or SIGINT stops cleanly (exit 0).`,
   options: {
     config: { type: 'string' }, store: { type: 'string' }, 'state-dir': { type: 'string' }, tun: { type: 'string', default: 'ipsec0' }, mtu: { type: 'string', default: '1400' },

@@ -185,6 +185,11 @@ export class Gateway {
     return this.#ikes.establish(spec);
   }
 
+  /** An IKE SA's keys (`ike-<id>` in the key store): what rehydrating its session after a restart needs. Throws `KeyUnavailable` when they are gone. */
+  ikeKeys(ikeSaId: string): Promise<Record<string, Uint8Array | undefined>> {
+    return this.#o.keys.get(`ike-${ikeSaId}`);
+  }
+
   /** IKEv2 started an IKE SA: its actor records `IkeSaInitiated`; exchanges follow as `ike.exchange` events. */
   initiateIkeSa(ikeSaId: string, data: { role: 'initiator' | 'responder'; peer: string; spiI: string; spiR?: string }): void {
     this.#ikes.initiate(ikeSaId, data);

@@ -30,6 +30,8 @@ import { IkeSession, IkeTimeout, exchangeName, type IkePath } from './ikeSession
 import { acceptedChildSuite, acceptedIkeSuite, childSaPayload, chooseChildProposal, chooseIkeProposal, ikeSaPayload, type ChildSuite, type IkeSuite } from './proposals.js';
 import { formatTs, narrowTs, selectorToTs } from './trafficSelectors.js';
 import { rekeyCollisionLoser } from '../rekey/collision.js';
+import { evolveIkeSa, initialIkeSaState } from '../../engine/aggregates/ikeSa.js';
+import type { IkeFact } from '../../engine/events/otherFacts.js';
 
 /** One CHILD SA template of a peer: the outbound and inbound PROTECT policies it serves. */
 export interface IkeChildConfig {
@@ -336,6 +338,53 @@ export class IkeDaemon implements KeyManager {
       // §2.4: no answer is an answer too; the IKE SA goes anyway.
     }
     this.#closeConn(conn, reason);
+  }
+
+  /**
+   * Takes back an IKE SA a previous process established (after a restart): its SPIs, role and
+   * suite from `IkeSaEstablished`, its Message IDs from the exchanges it recorded (RFC 7296 §2.2),
+   * its keys from the key store, its CHILD SAs from the gateway. Says why when it cannot (keys
+   * gone with an in-memory key store, the peer no longer configured, facts from before these
+   * fields); the caller then ends it.
+   *
+   * @example
+   * const r = await ike.rehydrate(id); if (!r.ok) gateway.sendIke(id, { type: 'ike.delete', reason: 'restart' });
+   */
+  async rehydrate(ikeSaId: string): Promise<{ ok: true } | { ok: false; why: string }> {
+    const facts = (await this.#o.deps.log.read(`ike-${ikeSaId}`)) as IkeFact[];
+    const state = facts.reduce(evolveIkeSa, initialIkeSaState);
+    if (state.status !== 'established') return { ok: false, why: `it is ${state.status}` };
+    const est = [...facts].reverse().find((f) => f.type === 'IkeSaEstablished')?.data as { spiI?: string; spiR?: string; role?: 'initiator' | 'responder'; suite?: string; peer?: string } | undefined;
+    if (!est?.spiI || !est.spiR || !est.role || !est.suite) return { ok: false, why: 'its IkeSaEstablished predates SPIs, role and suite in the fact' };
+    const peer = this.#o.peers.find((p) => p.remote.address === (est.peer ?? state.peer));
+    if (!peer) return { ok: false, why: `no IKE connection to ${est.peer ?? state.peer} in the policy file now` };
+    const suite = peer.ikeSuites.find((x) => suiteName(x) === est.suite);
+    if (!suite) return { ok: false, why: `its suite ${est.suite} is no longer among connection ${peer.name}'s proposals` };
+    let keys: IkeSaKeys;
+    try {
+      keys = (await this.#gw.ikeKeys(ikeSaId)) as unknown as IkeSaKeys;
+    } catch (e) {
+      return { ok: false, why: `its keys are gone (${(e as Error).message})` };
+    }
+    const ids = state.messageIds ?? { nextOut: 0, nextIn: 0 };
+    const bytes = (h: string) => Uint8Array.from(Buffer.from(h, 'hex'));
+    const path: IkePath = { remote: { address: peer.remote.address, port: peer.remote.port ?? 4500 }, natT: true };
+    const empty = new Uint8Array(0);
+    const conn: Conn = { ikeSaId, peer, established: true, ni: empty, nr: empty, initRequest: empty, initResponse: empty, session: this.#session(ikeSaId, est.role === 'initiator', bytes(est.spiI), bytes(est.spiR), suite, keys, path, ids.nextOut, ids.nextIn) };
+    this.#register(conn);
+    this.#current.set(peer.name, conn);
+    this.#armDpd(conn);
+    // Its CHILD SAs, by pair: the SPIs each side sends to.
+    for (const id of state.children) {
+      const p = this.#gw.state(id)?.params;
+      if (p?.direction !== 'outbound' || !p.pairedSaId || !this.#isLive(id)) continue;
+      const inbound = this.#gw.state(p.pairedSaId)?.params;
+      if (!inbound) continue;
+      const rec: ChildRecord = { ikeSaId, pair: { outboundSaId: id, inboundSaId: p.pairedSaId }, inSpi: inbound.spi, outSpi: p.spi };
+      this.#children.set(id, rec);
+      this.#children.set(p.pairedSaId, rec);
+    }
+    return { ok: true };
   }
 
   /** Stops timers and retransmissions (the gateway's SAs stay as they are). */

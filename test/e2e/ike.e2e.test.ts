@@ -7,9 +7,12 @@
  *     make-before-break, the children move to the new IKE SA;
  *   - `ipsec-es terminate` deletes a pair at both ends (RFC 7296 §1.4.1);
  *   - A restarts: its log records the old IKE SA deleted (reason restart), the next packet
- *     negotiates afresh, and B drops its stale IKE SA on our INITIAL_CONTACT (§2.4).
+ *     negotiates afresh, and B drops its stale IKE SA on our INITIAL_CONTACT (§2.4);
+ *   - with sealed keys (--kek) a restart takes the IKE SA back instead: the same SAs carry
+ *     traffic at once, and a rekey and a DELETE run under the rehydrated session.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,9 +54,12 @@ function cli(ns: string, args: string[]): Promise<{ code: number | null; json: L
 describe.skipIf(why !== undefined)(`two of our gateways keyed by IKEv2${why ? ` (skipped: ${why})` : ''}`, () => {
   const lab = e2eLab();
   const running = lab.running;
+  // One topology for the file (it holds the machine-wide e2e lock until the file ends).
+  let topology: Topology | undefined;
+  const topo = async () => (topology ??= await lab.topology());
 
   it('on demand, rekeys by lifetime under a ping with 0 % loss, terminate deletes at both ends, a restart negotiates afresh', async () => {
-    const t = await lab.topology();
+    const t = await topo();
     const dir = mkdtempSync(join(tmpdir(), 'ipsec-es-ike-'));
     writeFileSync(join(dir, 'psk'), pskHex('e2e shared secret between a and b'));
     const common = { pskRef: `file:${join(dir, 'psk')}`, ikeProposals: ['aes256gcm16-prfsha256-x25519'], espSuites: ['aes128gcm16'] };
@@ -140,5 +146,45 @@ describe.skipIf(why !== undefined)(`two of our gateways keyed by IKEv2${why ? ` 
     await until('B to drop its stale IKE SA', () => ikeFacts(b, 'IkeSaDeleted').some((f) => f.data.reason === 'INITIAL_CONTACT'), 10_000);
     const ikeB = ((await b.status()).ike as { sas: unknown[] }).sas;
     expect(ikeB).toHaveLength(1);
+  }, 180_000);
+
+  it('with sealed keys (--kek) a restart takes the IKE SA back: traffic flows at once, and it rekeys and deletes under the same IKE SA', async () => {
+    const t = await topo();
+    await Promise.allSettled(running.splice(0).map((g) => g.stop()));
+    const dir = mkdtempSync(join(tmpdir(), 'ipsec-es-ike-kek-'));
+    writeFileSync(join(dir, 'psk'), pskHex('e2e shared secret, kek run'));
+    writeFileSync(join(dir, 'kek'), randomBytes(32).toString('hex'));
+    const common = { pskRef: `file:${join(dir, 'psk')}`, ikeProposals: ['aes128-sha256-ecp256'], espSuites: ['aes256gcm16'], childSoft: 600, childHard: 700, ikeRekey: 600, ikeOver: 100 };
+    const sideA: IkeSiteOptions = { ...common, name: 'a-b', local: { address: ADDR.gwAWan, id: 'a.ike.test', net: ADDR.lanA }, remote: { address: ADDR.gwBWan, id: 'b.ike.test', net: ADDR.lanB } };
+    const sideB: IkeSiteOptions = { ...common, name: 'b-a', local: { address: ADDR.gwBWan, id: 'b.ike.test', net: ADDR.lanB }, remote: { address: ADDR.gwAWan, id: 'a.ike.test', net: ADDR.lanA } };
+    const kek = ['--kek', `file:${join(dir, 'kek')}`];
+    const start = (side: 'a' | 'b') => startGateway(t, side, [], dir, join(dir, `store-${side}`), { xml: ikeSiteXml(side === 'a' ? sideA : sideB), args: kek });
+    const [a, b] = await Promise.all([start('a'), start('b')]);
+    running.push(a, b);
+    expect(await ping(t, t.ns.hostA, ADDR.hostB, 3)).toMatch(/ 0% packet loss/);
+    await until('the IKE SA', () => exchanges(a).length >= 2);
+    const ikeId = ikeFacts(a, 'IkeSaEstablished')[0]!.stream.slice(4);
+
+    await a.stop();
+    running.splice(running.indexOf(a), 1);
+    const again = await startGateway(t, 'a', [], dir, a.store, { xml: ikeSiteXml(sideA), args: kek });
+    running.push(again);
+    expect(again.lines.find((l) => l.event === 'started')).toMatchObject({ restored: 2, ikeRestored: [ikeId] });
+    // The same SAs carry traffic at once; no new IKE_SA_INIT.
+    expect(await ping(t, t.ns.hostA, ADDR.hostB, 3)).toMatch(/ 0% packet loss/);
+    expect(ikeFacts(again, 'IkeSaInitiated')).toHaveLength(0);
+    // The rehydrated session speaks with the right keys and Message IDs: a CHILD rekey, then DELETE.
+    const listed = (await cli(t.ns.gwA, ['list-sas', '--live', '--store', again.store])).json as { sas: Array<{ id: string; direction: string; status: string }>; ikeSas: Array<{ ikeSaId: string }> };
+    expect(listed.ikeSas.map((x) => x.ikeSaId)).toEqual([ikeId]);
+    const out = listed.sas.find((x) => x.direction === 'outbound' && x.status === 'mature')!.id;
+    const rekeyed = await cli(t.ns.gwA, ['rekey', '--sa', out, '--store', again.store]);
+    expect(rekeyed.code, rekeyed.text).toBe(0);
+    expect(exchanges(again)).toEqual(['CREATE_CHILD_SA:us:ok']);
+    await until('B to answer the rekey', () => exchanges(b).includes('CREATE_CHILD_SA:peer:ok'));
+    expect(await ping(t, t.ns.hostB, ADDR.hostA, 3)).toMatch(/ 0% packet loss/);
+    const ended = await cli(t.ns.gwA, ['terminate', '--ike', ikeId, '--store', again.store]);
+    expect(ended.code, ended.text).toBe(0);
+    await until('B to delete its IKE SA', () => ikeFacts(b, 'IkeSaDeleted').length >= 1);
+    expect(((await b.status()).ike as { sas: unknown[] }).sas).toHaveLength(0);
   }, 180_000);
 });

@@ -1,7 +1,7 @@
 /**
  * Interop with strongSwan (Debian's charon + swanctl, kernel-libipsec) in network namespaces,
  * through the shared harness (`../shared/peers/strongswan/run.sh peer-right`): strongSwan is the
- * right gateway, ours (IKE-keyed, real TUN, ESP-in-UDP) the left. Our gateway as initiator (the
+ * right gateway, ours (`ipsec-es gateway`, IKE-keyed, real TUN, ESP-in-UDP) the left. Our gateway as initiator (the
  * first packet raises ACQUIRE) and as responder (swanctl --initiate, IKE on port 500 floating to
  * 4500); AES-GCM and AES-CBC+HMAC-SHA-256 ESP; DH 14, 19 and 31; ping and TCP (iperf3) through
  * the tunnel; CHILD and IKE SA rekeys started by either side under a continuous ping; DELETE from
