@@ -144,6 +144,8 @@ export async function runGateway(o: GatewayProcessOptions): Promise<RunningGatew
   const { keysLost } = await gateway.restore(restored);
   const ikeIds = [...logged].filter((s) => s.startsWith('ike-')).map((s) => s.slice(4));
   await gateway.restoreIkeSas(ikeIds);
+  // Static SAs new to the log, before the wire below learns our addresses from the inbound ones.
+  for (const s of specs) if (!logged.has(`sa-${s.id}`)) await gateway.installSa(s);
 
   const tun = await o.tun();
   const opened = await o.bind();
@@ -204,7 +206,6 @@ export async function runGateway(o: GatewayProcessOptions): Promise<RunningGatew
   // Keys gone and no IKE SA took the SA with it (a static SA no longer in the file, say): it cannot carry traffic.
   for (const id of keysLost) if (gateway.state(id)?.status !== 'dead') gateway.deleteSa(id, 'operator');
   await gateway.settled();
-  for (const s of specs) if (!logged.has(`sa-${s.id}`)) await gateway.installSa(s);
   say(JSON.stringify({
     event: 'started', store: openedStore.describe, restored: restored.length - keysLost.length, installed: specs.filter((s) => !logged.has(`sa-${s.id}`)).length,
     ...(keysLost.length || ikeEnded.length ? { ended: { sas: keysLost, ikeSas: ikeEnded.map((e) => e.id), why: ikeEnded.map((e) => e.why) } } : {}),
