@@ -18,7 +18,7 @@ import { COOKIE_MAX_LENGTH, DH_GROUP, IKE_EXCHANGE, IKE_PROTOCOL, IKE_SPI_LENGTH
 import { checkDhPublicValue, dhKeyPair, dhSharedSecret, isValidDhPrivateKey, type DhKeyPair } from '../../engine/ike/dh.js';
 import { decodeIkeHeader } from '../../engine/ike/header.js';
 import { deriveChildSaKeys, deriveIkeSaKeys, deriveRekeyedIkeSaKeys, type ChildSaKeys, type IkeSaKeys } from '../../engine/ike/keySchedule.js';
-import { decodeIkeMessage, encodeIkeMessage } from '../../engine/ike/message.js';
+import { decodeIkeMessage, encodeIkeMessage, notifyForDecodeFailure } from '../../engine/ike/message.js';
 import { detectNat, natDetectionHash, natDetectionNotifies } from '../../engine/ike/natd.js';
 import { createPrf } from '../../engine/ike/prf.js';
 import type { AddressRangeSelector, IkeHeader, IkeMessage, IkePayload, NotifyPayload, SaPayload, TrafficSelector } from '../../engine/ike/types.js';
@@ -825,9 +825,18 @@ export class IkeDaemon implements KeyManager {
 
   #receive(bytes: Uint8Array, remote: { address: string; port: number }, natT: boolean): void {
     const h = decodeIkeHeader(bytes);
-    if (!h.ok) return this.#drop(h.reason);
-    const header = h.header;
     const path: IkePath = { remote: { ...remote }, natT };
+    if (!h.ok) {
+      // §2.5: a higher major version: "MUST drop the message and SHOULD send an unauthenticated
+      // Notify message response containing the INVALID_MAJOR_VERSION" (§1.5: SPIs and Message ID
+      // copied; never in answer to a response).
+      if (h.reason === 'invalidMajorVersion' && h.header && !h.header.response && bytes[17]! >> 4 > 2) {
+        const { spiI, spiR, messageId, initiator } = h.header;
+        this.#send(encodeIkeMessage({ header: { spiI, spiR, minorVersion: 0, exchangeType: IKE_EXCHANGE.INFORMATIONAL, initiator: !initiator, response: true, messageId }, payloads: [notify(NOTIFY_TYPE.INVALID_MAJOR_VERSION)] }), path);
+      }
+      return this.#drop(h.reason);
+    }
+    const header = h.header;
     if (header.exchangeType === IKE_EXCHANGE.IKE_SA_INIT) {
       if (header.response) {
         const waiting = this.#initiating.get(hex(header.spiI));
@@ -871,7 +880,13 @@ export class IkeDaemon implements KeyManager {
 
   #onInitRequest(bytes: Uint8Array, path: IkePath): void {
     const d = decodeIkeMessage(bytes);
-    if (!d.ok) return this.#drop(`init:${d.reason}`);
+    if (!d.ok) {
+      // §2.5: the response to a request with an unknown critical payload "MUST include a Notify
+      // payload UNSUPPORTED_CRITICAL_PAYLOAD", its data the one-octet payload type.
+      const n = d.reason === 'unsupportedCriticalPayload' && d.header ? notifyForDecodeFailure(d) : undefined;
+      if (n) this.#send(encodeIkeMessage({ header: { spiI: d.header!.spiI, spiR: new Uint8Array(IKE_SPI_LENGTH), minorVersion: 0, exchangeType: IKE_EXCHANGE.IKE_SA_INIT, initiator: false, response: true, messageId: 0 }, payloads: [notify(n.notifyType, n.data)] }), path);
+      return this.#drop(`init:${d.reason}`);
+    }
     const { header, payloads } = d.message;
     const key = `${hex(header.spiI)}/${path.remote.address}:${path.remote.port}`;
     const cached = this.#initResponses.get(key);

@@ -7,6 +7,7 @@
  */
 import { IKE_EXCHANGE } from '../../engine/ike/constants.js';
 import { decodeIkeHeader } from '../../engine/ike/header.js';
+import { notifyForDecodeFailure } from '../../engine/ike/message.js';
 import { createPrf, type Prf } from '../../engine/ike/prf.js';
 import { createSkCipher, protectIkeMessage, unprotectIkeMessage, type SkCipher } from '../../engine/ike/sk.js';
 import type { IkeSaKeys } from '../../engine/ike/keySchedule.js';
@@ -212,7 +213,14 @@ export class IkeSession {
     }
     if (header.messageId !== this.#nextPeerRequestId) return this.#drop('messageIdOutOfWindow');
     const r = unprotectIkeMessage(bytes, this.#in);
-    if (!r.ok) return this.#drop(r.reason);
+    if (!r.ok) {
+      // Its ICV verified but what is inside is refused: answered, which uses its Message ID.
+      // §2.5: the response "MUST include a Notify payload UNSUPPORTED_CRITICAL_PAYLOAD";
+      // §3.10.1: INVALID_SYNTAX "MUST be sent in response to any error not covered" otherwise.
+      const n = r.authenticated ? notifyForDecodeFailure(r) : undefined;
+      if (n) this.respond({ header, payloads: [] }, [{ type: 'N', protocol: 0, spi: new Uint8Array(0), notifyType: n.notifyType, data: n.data }]);
+      return this.#drop(r.reason);
+    }
     this.#heard(from);
     return { request: r.message };
   }
