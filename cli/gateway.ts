@@ -51,8 +51,8 @@ export interface GatewayProcessOptions {
    * `<conn-entry>`s; without it IKE runs on `bind`'s port alone (behind the non-ESP marker).
    */
   ikeBind?: () => Promise<DatagramBind>;
-  /** IKE retransmission timeouts (default 0.5, 1, 2, 4, 8 s) and liveness checks (default off). */
-  ike?: { retransmitMs?: readonly number[]; dpdMs?: number };
+  /** IKE retransmission timeouts (default 0.5, 1, 2, 4, 8 s), liveness checks (default off) and NAT-keepalives (default 20 s, 0 = off). */
+  ike?: { retransmitMs?: readonly number[]; dpdMs?: number; keepaliveMs?: number };
   /** Our address on the WAN, when the bind is on a wildcard (default: the inbound SAs' destination). */
   localAddress?: string;
   /** An offload NIC (e.g. `emulatedNic()`); SAs whose policy prefers offload are offered to it. */
@@ -184,7 +184,11 @@ export async function runGateway(o: GatewayProcessOptions): Promise<RunningGatew
       localPort: opened.localPort,
       ...(o.ike?.retransmitMs ? { retransmitMs: o.ike.retransmitMs } : {}),
       ...(o.ike?.dpdMs ? { dpdMs: o.ike.dpdMs } : {}),
-      transport: { send: (m, to, natT) => (natT || !ikeBind ? udp.sendIke(m, to) : ikeBind.send([{ data: m.slice(), address: to.address, port: to.port }])) },
+      ...(o.ike?.keepaliveMs !== undefined ? { keepaliveMs: o.ike.keepaliveMs } : {}),
+      transport: {
+        send: (m, to, natT) => (natT || !ikeBind ? udp.sendIke(m, to) : ikeBind.send([{ data: m.slice(), address: to.address, port: to.port }])),
+        keepalive: (to) => udp.sendKeepalive(to),
+      },
     });
     gateway.keyManager = ike;
   }

@@ -30,6 +30,8 @@ Options:
   --port <n>          UDP port (default 4500)
   --ike-port <n>      IKE's own UDP port, bound only for IKE peers (default 500; 0: none, IKE
                       only on --port behind the non-ESP marker)
+  --natt-keepalive <s>  seconds between NAT-keepalives to each IKE peer (RFC 3948 §4; default
+                      20; 0: none). We always encapsulate ESP in UDP, so we always send them
   --esp udp|raw       udp (default): ESP in UDP (RFC 3948); raw: ESP as IP protocol 50 on
                       --listen's family (RFC 4303, no NAT traversal; needs CAP_NET_RAW; the
                       policy file's SAs must have no <encapsulation-type>)
@@ -57,7 +59,7 @@ deleted (reason restart), and traffic negotiates afresh.
 SIGUSR2 prints a status line (JSON); SIGTERM or SIGINT stops cleanly (exit 0).`,
   options: {
     config: { type: 'string' }, store: { type: 'string' }, 'state-dir': { type: 'string' }, tun: { type: 'string', default: 'ipsec0' }, mtu: { type: 'string', default: '1400' },
-    listen: { type: 'string', default: '0.0.0.0' }, port: { type: 'string', default: '4500' }, 'ike-port': { type: 'string', default: '500' }, esp: { type: 'string', default: 'udp' }, route: { type: 'string', multiple: true, default: [] },
+    listen: { type: 'string', default: '0.0.0.0' }, port: { type: 'string', default: '4500' }, 'ike-port': { type: 'string', default: '500' }, 'natt-keepalive': { type: 'string', default: '20' }, esp: { type: 'string', default: 'udp' }, route: { type: 'string', multiple: true, default: [] },
     offload: { type: 'string' }, control: { type: 'string' }, kek: { type: 'string' }, metrics: { type: 'string' }, snmp: { type: 'string' }, 'snmp-address': { type: 'string' },
   },
   async run({ values }, io) {
@@ -66,6 +68,7 @@ SIGUSR2 prints a status line (JSON); SIGTERM or SIGINT stops cleanly (exit 0).`,
     const port = intFlag(values, 'port', 4500, 1, 65535);
     const snmp = snmpOptionsFrom(values, process.env);
     const ikePort = intFlag(values, 'ike-port', 500, 0, 65535);
+    const keepaliveS = intFlag(values, 'natt-keepalive', 20, 0, 3600);
     let metrics: { host?: string; port: number } | undefined;
     if (values.metrics !== undefined) {
       const m = /^(?:(.+):)?(\d+)$/.exec(String(values.metrics));
@@ -105,6 +108,7 @@ SIGUSR2 prints a status line (JSON); SIGTERM or SIGINT stops cleanly (exit 0).`,
         }
       },
       ...(ikePort > 0 ? { ikeBind: () => udpBind({ address: listen, port: ikePort }) } : {}),
+      ike: { keepaliveMs: keepaliveS * 1000 },
       ...(nic ? { nic } : {}),
       ...(keys ? { keys } : {}),
       ...(metrics ? { metricsPort: metrics.port, ...(metrics.host ? { metricsHost: metrics.host } : {}) } : {}),

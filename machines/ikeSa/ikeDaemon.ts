@@ -59,6 +59,8 @@ export interface IkePeerConfig {
 /** Where IKE messages leave: UDP to `to`, behind the non-ESP marker when `natT` (port 4500). */
 export interface IkeTransport {
   send(message: Uint8Array, to: { address: string; port: number }, natT: boolean): void;
+  /** Sends a NAT-keepalive (the octet 0xFF on the NAT-T port, RFC 3948 §2.3); absent: none are sent. */
+  keepalive?(to: { address: string; port: number }): void;
 }
 
 export interface IkeDaemonOptions {
@@ -87,12 +89,19 @@ export interface IkeDaemonOptions {
    * old outbound SA goes, or after this long (default 2 s): see `#initiatorInstalled`.
    */
   rekeyResponderHoldMs?: number;
+  /**
+   * NAT-keepalives (RFC 3948 §4) to the peer of each IKE SA where we are behind a NAT (or
+   * pretend to be: `forceEncap`), every this long; default 20 s (the RFC's), 0 = off.
+   */
+  keepaliveMs?: number;
 }
 
 /** What the daemon counts; drops by reason. */
 export interface IkeCounters {
   received: number;
   sent: number;
+  /** NAT-keepalives sent (RFC 3948 §4). */
+  keepalivesSent: number;
   drops: Record<string, number>;
 }
 
@@ -134,6 +143,9 @@ interface Conn {
   initResponse: Uint8Array;
   halfOpenTimer?: unknown;
   dpdTimer?: unknown;
+  keepaliveTimer?: unknown;
+  /** NAT detection (RFC 7296 §2.23) found our address translated: we send NAT-keepalives. */
+  behindNat?: boolean;
   /** Set once it is rekeyed or deleted: no new children go under it. */
   retiring?: boolean;
 }
@@ -186,7 +198,7 @@ export class IkeDaemon implements KeyManager {
   readonly #reservedSpis = new Set<number>();
   readonly #cookieSecret: Uint8Array;
   readonly #subscription: Subscription;
-  readonly counters: IkeCounters = { received: 0, sent: 0, drops: {} };
+  readonly counters: IkeCounters = { received: 0, sent: 0, keepalivesSent: 0, drops: {} };
 
   constructor(options: IkeDaemonOptions) {
     this.#o = options;
@@ -374,6 +386,7 @@ export class IkeDaemon implements KeyManager {
     this.#register(conn);
     this.#current.set(peer.name, conn);
     this.#armDpd(conn);
+    this.#armKeepalive(conn);
     // Its CHILD SAs, by pair: the SPIs each side sends to.
     for (const id of state.children) {
       const p = this.#gw.state(id)?.params;
@@ -498,7 +511,7 @@ export class IkeDaemon implements KeyManager {
       this.#record(ikeSaId, IKE_EXCHANGE.IKE_SA_INIT, 0, 'us', 'ok', `${suiteName(accepted.suite)} spiR=${hex(spiR)}${nat.peerBehindNat || nat.selfBehindNat ? ' NAT detected' : ''}`);
       // §2.23: with a NAT (or our forced encapsulation), IKE moves to port 4500.
       const natPath: IkePath = path.natT ? path : { remote: { address: path.remote.address, port: 4500 }, natT: true };
-      const conn: Conn = { ikeSaId, peer, established: false, ni, nr: Uint8Array.from(nonce.data), initRequest: request, initResponse: Uint8Array.from(response.bytes), session: this.#session(ikeSaId, true, spiI, spiR, accepted.suite, keys, natPath, 1, 0) };
+      const conn: Conn = { ikeSaId, peer, established: false, behindNat: nat.selfBehindNat || (this.#o.forceEncap ?? true), ni, nr: Uint8Array.from(nonce.data), initRequest: request, initResponse: Uint8Array.from(response.bytes), session: this.#session(ikeSaId, true, spiI, spiR, accepted.suite, keys, natPath, 1, 0) };
       this.#register(conn);
       this.#current.set(peer.name, conn);
       await this.#authenticate(conn, keys, want, childDone, childFailed);
@@ -597,6 +610,7 @@ export class IkeDaemon implements KeyManager {
     conn.established = true;
     await this.#establish(conn, 'initiator');
     this.#armDpd(conn);
+    this.#armKeepalive(conn);
     // The CHILD SA of IKE_AUTH: refused on its own (the IKE SA stays, §1.2), or installed.
     try {
       const pair = await this.#childResponse(conn, want, offer, inSpi, reply, IKE_EXCHANGE.IKE_AUTH, 1, { ni: conn.ni, nr: conn.nr });
@@ -801,6 +815,7 @@ export class IkeDaemon implements KeyManager {
     for (const rec of this.#children.values()) if (rec.ikeSaId === old.ikeSaId) rec.ikeSaId = next.ikeSaId;
     await this.#establish(next, role, old.ikeSaId);
     this.#armDpd(next);
+    this.#armKeepalive(next);
     // The responder's lifecycle records the rekey it did not start; the initiator's completes its own.
     if (role === 'responder') this.#gw.sendIke(old.ikeSaId, { type: 'ike.adoptRekey', newIkeSaId: next.ikeSaId });
   }
@@ -974,6 +989,7 @@ export class IkeDaemon implements KeyManager {
     // A new IKE SA with this peer supersedes the old (INITIAL_CONTACT, §2.4); children go under it.
     this.#current.set(peer.name, conn);
     this.#armDpd(conn);
+    this.#armKeepalive(conn);
     const child = await this.#respondChild(conn, request, { ni: conn.ni, nr: conn.nr });
     session.respond(request, [...authPayloads, ...child.payloads]);
     this.#record(conn.ikeSaId, IKE_EXCHANGE.IKE_AUTH, request.header.messageId, 'peer', child.outcome, child.detail);
@@ -1194,10 +1210,29 @@ export class IkeDaemon implements KeyManager {
     }, every);
   }
 
+  /**
+   * RFC 3948 §4: the side behind a NAT keeps its mapping open with a keepalive every 20 s. With
+   * forced encapsulation we present ourselves as behind one (as strongSwan's encap=yes does).
+   */
+  #armKeepalive(conn: Conn): void {
+    const every = this.#o.keepaliveMs ?? 20_000;
+    const send = this.#o.transport.keepalive;
+    if (every <= 0 || !send || !(conn.behindNat ?? this.#o.forceEncap ?? true)) return;
+    const { clock } = this.#o.deps;
+    clock.clearTimeout(conn.keepaliveTimer);
+    conn.keepaliveTimer = clock.setTimeout(() => {
+      if (conn.session.closed) return;
+      send(conn.session.path.remote);
+      this.counters.keepalivesSent++;
+      this.#armKeepalive(conn);
+    }, every);
+  }
+
   #stopConn(conn: Conn): void {
     const { clock } = this.#o.deps;
     clock.clearTimeout(conn.halfOpenTimer);
     clock.clearTimeout(conn.dpdTimer);
+    clock.clearTimeout(conn.keepaliveTimer);
     conn.session.close();
     this.#conns.delete(hex(conn.session.localSpi));
     this.#byId.delete(conn.ikeSaId);

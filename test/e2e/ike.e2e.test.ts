@@ -157,13 +157,15 @@ describe.skipIf(why !== undefined)(`two of our gateways keyed by IKEv2${why ? ` 
     const common = { pskRef: `file:${join(dir, 'psk')}`, ikeProposals: ['aes128-sha256-ecp256'], espSuites: ['aes256gcm16'], childSoft: 600, childHard: 700, ikeRekey: 600, ikeOver: 100 };
     const sideA: IkeSiteOptions = { ...common, name: 'a-b', local: { address: ADDR.gwAWan, id: 'a.ike.test', net: ADDR.lanA }, remote: { address: ADDR.gwBWan, id: 'b.ike.test', net: ADDR.lanB } };
     const sideB: IkeSiteOptions = { ...common, name: 'b-a', local: { address: ADDR.gwBWan, id: 'b.ike.test', net: ADDR.lanB }, remote: { address: ADDR.gwAWan, id: 'a.ike.test', net: ADDR.lanA } };
-    const kek = ['--kek', `file:${join(dir, 'kek')}`];
+    const kek = ['--kek', `file:${join(dir, 'kek')}`, '--natt-keepalive', '1'];
     const start = (side: 'a' | 'b') => startGateway(t, side, [], dir, join(dir, `store-${side}`), { xml: ikeSiteXml(side === 'a' ? sideA : sideB), args: kek });
     const [a, b] = await Promise.all([start('a'), start('b')]);
     running.push(a, b);
     expect(await ping(t, t.ns.hostA, ADDR.hostB, 3)).toMatch(/ 0% packet loss/);
     await until('the IKE SA', () => exchanges(a).length >= 2);
     const ikeId = ikeFacts(a, 'IkeSaEstablished')[0]!.stream.slice(4);
+    // NAT-keepalives (RFC 3948 §4, every second here): on the wire, and taken as such by the other side.
+    await until('keepalives both ways', async () => ((await b.status()).wire as { keepalivesIn: number }).keepalivesIn >= 2 && ((await a.status()).wire as { keepalivesIn: number }).keepalivesIn >= 2, 10_000);
 
     await a.stop();
     running.splice(running.indexOf(a), 1);

@@ -78,6 +78,8 @@ export function ikePair(options: IkePairOptions = {}) {
   /** Messages matching `holding` wait in `held` until `releaseIke()`: exchanges that cross. */
   let holding: (from: 'a' | 'b', bytes: Uint8Array) => boolean = () => false;
   const held: Array<() => void> = [];
+  /** NAT-keepalives each side sent (RFC 3948 §4): when, and to whom. */
+  const keepalives: Record<'a' | 'b', Array<{ at: number; to: { address: string; port: number } }>> = { a: [], b: [] };
   const ikeLog: Array<{ from: 'a' | 'b'; bytes: Uint8Array; lost: boolean }> = [];
   const side = (name: 'a' | 'b') => {
     const store = memoryEventStore();
@@ -95,7 +97,7 @@ export function ikePair(options: IkePairOptions = {}) {
     };
     const ike = new IkeDaemon({
       gateway, deps: { clock, random, log: factLog(store) }, peers: [peer],
-      transport: { send: (bytes, to) => ikeSend(name, bytes.slice(), to) },
+      transport: { send: (bytes, to) => ikeSend(name, bytes.slice(), to), keepalive: (to) => keepalives[name].push({ at: clock.now(), to }) },
       ...(name === 'b' && options.cookieThresholdB !== undefined ? { cookieThreshold: options.cookieThresholdB } : {}),
       ...(options.dpdMs ? { dpdMs: options.dpdMs } : {}),
     });
@@ -143,7 +145,7 @@ export function ikePair(options: IkePairOptions = {}) {
     (await readLog(s.store)).filter((l) => l.streamName.startsWith(prefixOf)).map((l) => ({ stream: l.streamName, fact: l.fact }));
   const liveSas = (s: Side) => s.gateway.saIds().filter((id) => { const st = s.gateway.state(id)?.status; return st === 'mature' || st === 'rekeying'; });
   return {
-    clock, random, a, b, sides, wire, run, settle, facts, liveSas, ikeLog,
+    clock, random, a, b, sides, wire, run, settle, facts, liveSas, ikeLog, keepalives,
     loseIke: (f: typeof ikeFilter) => { ikeFilter = f; },
     /** Holds IKE messages `f` picks (from then on) until `releaseIke()`. */
     holdIke: (f: typeof holding) => { holding = f; },

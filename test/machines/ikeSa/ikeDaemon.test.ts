@@ -164,6 +164,27 @@ describe('IKEv2 between two gateways', () => {
     expect(lab.liveSas(lab.a)).toHaveLength(2);
   });
 
+  it('NAT-keepalives every 20 s to the peer on its NAT-T port while the IKE SA lives (RFC 3948 §4), none after it is deleted', async () => {
+    const lab = ikePair();
+    await upAndCarrying(lab);
+    const t0 = lab.clock.now();
+    await lab.run(65_000, 1_000);
+    for (const side of ['a', 'b'] as const) {
+      const sent = lab.keepalives[side];
+      expect(sent).toHaveLength(3);
+      expect(sent.map((k) => k.to)).toEqual(Array(3).fill({ address: side === 'a' ? '192.0.2.2' : '192.0.2.1', port: 4500 }));
+      // 20 s apart, the first 20 s after the IKE SA came up (in the first second of the run).
+      expect([sent[1]!.at - sent[0]!.at, sent[2]!.at - sent[1]!.at]).toEqual([20_000, 20_000]);
+      expect(sent[0]!.at - t0).toBeGreaterThan(18_000);
+      expect(sent[0]!.at - t0).toBeLessThanOrEqual(20_000);
+    }
+    await lab.a.ike.deleteIkeSa(lab.a.ike.list()[0]!.ikeSaId);
+    await lab.run(60_000, 1_000);
+    expect(lab.keepalives.a).toHaveLength(3);
+    expect(lab.keepalives.b).toHaveLength(3);
+    expect(lab.a.ike.counters.keepalivesSent).toBe(3);
+  });
+
   it('DELETE: an SA deleted on one side is deleted on the other (reason peer)', async () => {
     const lab = ikePair();
     await upAndCarrying(lab);
