@@ -4,10 +4,12 @@
  * RAW (101, the packet starts with its IP header), then one Enhanced Packet Block per datagram).
  * A socket hides the IP and UDP headers, so each datagram is wrapped again in the header it had
  * on the wire as far as the socket tells: the real addresses and ports; TTL, ID and checksums
- * are synthetic (`ipDatagramOf`).
+ * are synthetic (`ipDatagramOf`). A raw ESP bind's datagrams get an IP header of protocol 50
+ * instead (`rawIpDatagramOf`): ESP as it crossed the wire, no UDP.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { ipDatagramOf } from '../adapters/udp/wire.js';
+import { rawIpDatagramOf } from '../adapters/udp/rawEspBind.js';
 import type { Datagram, DatagramBind } from '../adapters/udp/types.js';
 
 /** pcapng block types and the link type of raw IP (tcpdump.org/linktypes). */
@@ -108,7 +110,7 @@ export function tappedBind(inner: DatagramBind): DatagramBind & { tap: Tap | und
  * @example
  * const c = startCapture(bind, '/tmp/wire.pcapng', { local: '192.0.2.1' }); ...; await c.stop();
  */
-export function startCapture(bind: DatagramBind & { tap: Tap | undefined }, path: string, options: { local?: string; maxPackets?: number } = {}): WireCapture {
+export function startCapture(bind: DatagramBind & { tap: Tap | undefined }, path: string, options: { local?: string; maxPackets?: number; rawEsp?: boolean } = {}): WireCapture {
   const out: WriteStream = createWriteStream(path, { mode: 0o600 });
   let failed: Error | undefined;
   out.on('error', (e) => (failed = e));
@@ -122,7 +124,11 @@ export function startCapture(bind: DatagramBind & { tap: Tap | undefined }, path
     for (const d of batch) {
       if (packets >= max) return;
       const peer = { address: d.address, port: d.port };
-      const r = outbound ? ipDatagramOf(d.data, local, peer) : ipDatagramOf(d.data, peer, local);
+      // A raw ESP datagram says which of our addresses it came to (`local`, on a wildcard bind).
+      const here = (d as Datagram & { local?: string }).local ?? local.address;
+      const r = options.rawEsp
+        ? outbound ? rawIpDatagramOf(d.data, local.address, d.address) : rawIpDatagramOf(d.data, d.address, here)
+        : outbound ? ipDatagramOf(d.data, local, peer) : ipDatagramOf(d.data, peer, local);
       if (!r.ok) continue;
       out.write(pcapngPacket(r.packet, now));
       packets++;

@@ -321,7 +321,7 @@ export async function runGateway(o: GatewayProcessOptions): Promise<RunningGatew
     'capture.start': (r) => {
       if (capture) throw new Error(`a capture to ${capture.path} is running; stop it first`);
       if (typeof r.path !== 'string' || !r.path.startsWith('/')) throw new Error('capture.start: path must be an absolute file path');
-      capture = startCapture(bind, r.path, { ...(v4 ? { local: v4 } : {}), ...(typeof r.maxPackets === 'number' ? { maxPackets: r.maxPackets } : {}) });
+      capture = startCapture(bind, r.path, { ...(v4 ? { local: v4 } : {}), ...(typeof r.maxPackets === 'number' ? { maxPackets: r.maxPackets } : {}), rawEsp: isRawEspBind(opened) });
       return { path: capture.path };
     },
     'capture.status': () => ({ capturing: capture !== undefined, packets: capture?.packets ?? 0 }),
