@@ -77,10 +77,14 @@ function cleanupNow(): void {
     }
   }
   for (const ns of namespaces.splice(0)) {
-    try {
-      ip('netns', 'del', ns);
-    } catch {
-      /* gone */
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        ip('netns', 'del', ns);
+        break;
+      } catch {
+        if (!ip('netns', 'list').includes(ns)) break;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200); // a process still leaving it
+      }
     }
   }
   if (!flags.profile) rmSync(work, { recursive: true, force: true });
@@ -148,7 +152,8 @@ interface OurProcess {
 async function startOurs(ns: string, role: 'initiator' | 'responder', log: 'file' | 'memory', label: string): Promise<OurProcess> {
   const other = role === 'initiator' ? 'responder' : 'initiator';
   const maxC = Math.max(...CONCURRENCY);
-  const prof = flags.profile ? ['--cpu-prof', '--cpu-prof-dir', resolve(flags.profile), '--cpu-prof-name', `ike-${label}-${role}-${log}.cpuprofile`] : [];
+  // One directory per process: node writes one profile per thread (the main one is the largest).
+  const prof = flags.profile ? ['--cpu-prof', '--cpu-prof-dir', resolve(flags.profile, `${log}-${role}`)] : [];
   const args = [
     'netns', 'exec', ns, process.execPath, ...prof, '--import', 'tsx', join(ROOT, 'bench/lib/ikePeerMain.ts'),
     '--role', role, '--local', ADDR[role], '--remote', ADDR[other], '--local-id', IDS[role], '--remote-id', IDS[other],
