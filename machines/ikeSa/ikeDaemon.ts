@@ -146,6 +146,8 @@ interface Conn {
   keepaliveTimer?: unknown;
   /** NAT detection (RFC 7296 §2.23) found our address translated: we send NAT-keepalives. */
   behindNat?: boolean;
+  /** Its entry in `#initResponses` (a responder's IKE_SA_INIT response, for retransmissions). */
+  initKey?: string;
   /** Set once it is rekeyed or deleted: no new children go under it. */
   retiring?: boolean;
 }
@@ -187,9 +189,11 @@ export class IkeDaemon implements KeyManager {
   readonly #current = new Map<string, Conn>();
   readonly #connecting = new Map<string, Promise<Conn>>();
   /** Our IKE_SA_INIT requests in flight, by SPIi (hex). */
-  readonly #initiating = new Map<string, { onResponse: (bytes: Uint8Array, remote: { address: string; port: number }) => void }>();
+  readonly #initiating = new Map<string, { onResponse: (bytes: Uint8Array, remote: { address: string; port: number }) => void; cancel: () => void }>();
   /** IKE_SA_INIT responses we sent, by SPIi + peer, for retransmitted requests (§2.1). */
   readonly #initResponses = new Map<string, { bytes: Uint8Array; path: IkePath }>();
+  /** The `#initResponses` keys of the responder's IKE SAs that authenticated (their responses are let go). */
+  readonly #established = new Set<string>();
   readonly #children = new Map<string, ChildRecord>();
   /** Our CHILD SA rekeys in flight, by the old outbound SA id: the nonces of our exchange. */
   readonly #ourRekeys = new Map<string, { ni?: Uint8Array; nr?: Uint8Array }>();
@@ -403,7 +407,8 @@ export class IkeDaemon implements KeyManager {
   /** Stops timers and retransmissions (the gateway's SAs stay as they are). */
   stop(): void {
     this.#subscription.unsubscribe();
-    for (const c of this.#byId.values()) this.#stopConn(c);
+    for (const i of [...this.#initiating.values()]) i.cancel();
+    for (const c of [...this.#byId.values()]) this.#stopConn(c);
   }
 
   /** The live IKE SAs, for status views. */
@@ -548,6 +553,11 @@ export class IkeDaemon implements KeyManager {
           this.#initiating.delete(key);
           resolve({ bytes, remote });
         },
+        cancel: () => {
+          clock.clearTimeout(timer);
+          this.#initiating.delete(key);
+          reject(new IkeNegotiationError('stopped', 'the IKE daemon stopped'));
+        },
       });
       fire();
     });
@@ -576,9 +586,12 @@ export class IkeDaemon implements KeyManager {
     const octets = signedOctets({ realMessage: conn.initRequest, peerNonce: conn.nr, prf, skP: keys.skPi, id: peer.local.id });
     const inSpi = this.#newSpi(peer);
     const offer = this.#childOffer(want, inSpi);
+    // §2.4: INITIAL_CONTACT only when this is our one IKE SA with the peer (a restart, a first
+    // contact): the responder deletes every other IKE SA it has with us on seeing it.
+    const alone = ![...this.#byId.values()].some((c) => c !== conn && c.peer === peer && c.established && !c.session.closed);
     const payloads: IkePayload[] = [
       { type: 'IDi', idType: peer.local.id.idType, data: peer.local.id.data },
-      notify(NOTIFY_TYPE.INITIAL_CONTACT),
+      ...(alone ? [notify(NOTIFY_TYPE.INITIAL_CONTACT)] : []),
       { type: 'IDr', idType: peer.remote.id.idType, data: peer.remote.id.data },
       { type: 'AUTH', method: 2, data: pskAuth(prf, peer.psk, octets) },
       offer.sa,
@@ -689,14 +702,22 @@ export class IkeDaemon implements KeyManager {
       await this.#gw.installSa({ id: want.ids.inboundSaId, keys: inKeys, correlationId: want.correlationId, params: { ...base, spi: inSpi, direction: 'inbound', dst: local, policyId: want.child.inPolicyId, pairedSaId: want.ids.outboundSaId, ...(tunnelOut ? { tunnel: { src: tunnelOut.dst, dst: tunnelOut.src } } : {}), natT: { srcPort: remote.port, dstPort: this.#localPort } } });
       if (outboundAfter === undefined) {
         await installOutbound();
+        this.#orphaned(conn, want.ids);
         return { outbound: Promise.resolve() };
       }
     } finally {
       this.#reservedSpis.delete(inSpi);
     }
+    this.#orphaned(conn, want.ids);
     // The inbound SA may die first (the peer deletes it, its IKE SA goes): then no outbound at all.
     const outbound = outboundAfter.then(() => (this.#isLive(want.ids.inboundSaId) ? installOutbound() : undefined));
     return { outbound };
+  }
+
+  /** Its IKE SA closed while the pair was being installed (INITIAL_CONTACT, a DELETE): the pair goes too (§1.4.1). */
+  #orphaned(conn: Conn, pair: InstalledPair): void {
+    if (!conn.session.closed) return;
+    for (const id of [pair.inboundSaId, pair.outboundSaId]) if (this.#isLive(id)) this.#gw.deleteSa(id, 'ikeSaDeleted');
   }
 
   /**
@@ -906,6 +927,8 @@ export class IkeDaemon implements KeyManager {
     const key = `${hex(header.spiI)}/${path.remote.address}:${path.remote.port}`;
     const cached = this.#initResponses.get(key);
     if (cached) return this.#send(cached.bytes, path); // §2.1: a retransmitted IKE_SA_INIT
+    // An IKE_SA_INIT of an IKE SA that authenticated since: stale (a late copy, a replay).
+    if (this.#established.has(key)) return this.#drop('staleInitRequest');
     const peer = this.#o.peers.find((p) => p.remote.address === path.remote.address || p.remote.address === 'any');
     if (!peer) return this.#drop('unknownPeer');
     const zero = new Uint8Array(IKE_SPI_LENGTH);
@@ -948,7 +971,7 @@ export class IkeDaemon implements KeyManager {
     const ikeSaId = random.uuid();
     this.#gw.initiateIkeSa(ikeSaId, { role: 'responder', peer: path.remote.address, spiI: hex(spiI), spiR: hex(spiR) });
     this.#record(ikeSaId, IKE_EXCHANGE.IKE_SA_INIT, 0, 'peer', 'ok', suiteName(chosen.suite));
-    const conn: Conn = { ikeSaId, peer, established: false, ni, nr, initRequest: bytes, initResponse: response, session: this.#session(ikeSaId, false, spiI, spiR, chosen.suite, keys, path, 0, 1) };
+    const conn: Conn = { ikeSaId, peer, established: false, initKey: key, ni, nr, initRequest: bytes, initResponse: response, session: this.#session(ikeSaId, false, spiI, spiR, chosen.suite, keys, path, 0, 1) };
     this.#register(conn);
     this.#initResponses.set(key, { bytes: response, path });
     conn.halfOpenTimer = this.#o.deps.clock.setTimeout(() => {
@@ -978,6 +1001,11 @@ export class IkeDaemon implements KeyManager {
     }
     conn.established = true;
     this.#o.deps.clock.clearTimeout(conn.halfOpenTimer);
+    // IKE_AUTH came, so the initiator has our IKE_SA_INIT response: no retransmission to answer.
+    if (conn.initKey !== undefined) {
+      this.#initResponses.delete(conn.initKey);
+      this.#established.add(conn.initKey);
+    }
     // RFC 7296 §2.4: INITIAL_CONTACT says the peer has no other IKE SA with us (it restarted, say):
     // our others with this identity are stale, deleted with their children without a DELETE.
     if (findNotify(p, NOTIFY_TYPE.INITIAL_CONTACT)) {
@@ -1233,6 +1261,8 @@ export class IkeDaemon implements KeyManager {
     clock.clearTimeout(conn.halfOpenTimer);
     clock.clearTimeout(conn.dpdTimer);
     clock.clearTimeout(conn.keepaliveTimer);
+    if (conn.initKey !== undefined && this.#initResponses.get(conn.initKey)?.bytes === conn.initResponse) this.#initResponses.delete(conn.initKey);
+    if (conn.initKey !== undefined) this.#established.delete(conn.initKey);
     conn.session.close();
     this.#conns.delete(hex(conn.session.localSpi));
     this.#byId.delete(conn.ikeSaId);

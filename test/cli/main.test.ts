@@ -31,7 +31,7 @@ describe('the ipsec-es command', () => {
       [['replay', '/tmp', '--until', 'yesterday-ish'], '--until must be'],
       [['timeline', '/tmp'], '--sa <id> is required'],
       [['export-wireshark', '/tmp'], '--kek <ref>'],
-      [['terminate', '--store', '/tmp'], '--sa <id> is required'],
+      [['terminate', '--store', '/tmp'], 'give --sa <id> or --ike <id>'],
     ] as const) {
       const r = cli(...args);
       expect(r.status, args.join(' ')).toBe(2);

@@ -2,19 +2,18 @@
  * IPv6 through our gateways on real TUN devices (issue 6): one tunnel-mode SA pair carries both
  * inner families (ping -6 and ping between the hosts behind the two gateways), first over an
  * IPv4 WAN, then over an IPv6 WAN (`--listen ::`), as ESP in UDP 4500 (`ipsec-es gateway`) and
- * as raw ESP (rawGatewayMain.ts). tcpdump on the WAN sees ESP only, of the outer family asked for.
+ * as raw ESP (`--esp raw`). tcpdump on the WAN sees ESP only, of the outer family asked for.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { e2eSkipReason, newKeys, startGateway, type GatewayProcess } from './gateways.js';
 import { ADDR6, WAN_FILTER, dualStackSiteConfig, enableIpv6 } from './ipv6Site.js';
-import { startRawGateway, type RawGatewayProcess } from './rawGateways.js';
 import { ADDR, createTopology, listening, startCapture, type Topology } from './topology.js';
 
 const why = e2eSkipReason(['tcpdump', 'iperf3']);
 
 describe.skipIf(why !== undefined)(`IPv6 through two gateways${why ? ` (skipped: ${why})` : ''}`, () => {
   let t: Topology;
-  let running: Array<GatewayProcess | RawGatewayProcess> = [];
+  let running: GatewayProcess[] = [];
   const stopAll = async () => {
     const stopping = running;
     running = [];
@@ -55,7 +54,7 @@ describe.skipIf(why !== undefined)(`IPv6 through two gateways${why ? ` (skipped:
       expect(line).toMatch(/^\S+ IP 192\.0\.2\.[12]\.4500 > 192\.0\.2\.[12]\.4500: UDP-encap: ESP/);
       noPlaintext(line);
     }
-    const status = await (running[0] as GatewayProcess).status();
+    const status = await running[0]!.status();
     expect(status.wire).toMatchObject({ espOut: 20, espIn: 20, droppedIn: 0 });
     await stopAll();
   }, 60_000);
@@ -83,7 +82,7 @@ describe.skipIf(why !== undefined)(`IPv6 through two gateways${why ? ` (skipped:
   it('both inner families over an IPv6 WAN as raw ESP (IP protocol 50 on an AF_INET6 raw socket)', async () => {
     const keys = newKeys();
     const start = (side: 'a' | 'b') =>
-      startRawGateway(t, side === 'a' ? t.ns.gwA : t.ns.gwB, side, dualStackSiteConfig(side, keys, { wan: 6, esp: 'raw' }), { listen: '::', routes: side === 'a' ? [ADDR.lanB, ADDR6.lanB] : [ADDR.lanA, ADDR6.lanA] });
+      startGateway(t, side, keys, undefined, undefined, { xml: dualStackSiteConfig(side, keys, { wan: 6, esp: 'raw' }), args: ['--esp', 'raw', '--listen', '::', '--route', side === 'a' ? ADDR6.lanB : ADDR6.lanA] });
     running = await Promise.all([start('a'), start('b')]);
     const lines = await pingBothWaysWatchingWan(5);
     expect(lines.length).toBe(40);
@@ -92,7 +91,7 @@ describe.skipIf(why !== undefined)(`IPv6 through two gateways${why ? ` (skipped:
       expect(line).not.toMatch(/UDP|4500/);
       noPlaintext(line);
     }
-    const status = await (running[1] as RawGatewayProcess).status();
+    const status = await running[1]!.status();
     expect(status.wire).toMatchObject({ espOut: 20, espIn: 20, droppedIn: 0, droppedOut: 0 });
     await stopAll();
   }, 60_000);

@@ -2,14 +2,12 @@
  * Two of our gateways carrying ESP as IP protocol 50 (RFC 4303 without UDP encapsulation) through
  * the raw ESP bind of our own addon (native/tun/raw.c): four namespaces, real TUN devices, static
  * SAs without NAT-T. The WAN must show ESP (protocol 50) and nothing else: no UDP 4500, no
- * plaintext. Bad ESP from the WAN is counted, the gateway keeps running. The gateway processes are
- * rawGatewayMain.ts (runGateway's data path with the raw wire) until `ipsec-es gateway --esp raw`
- * exists.
+ * plaintext. Bad ESP from the WAN is counted, the gateway keeps running. The gateways are
+ * `ipsec-es gateway --esp raw`.
  */
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { e2eSkipReason, newKeys } from './gateways.js';
-import { startRawGateway, type RawGatewayProcess } from './rawGateways.js';
+import { e2eSkipReason, newKeys, startGateway, type GatewayProcess } from './gateways.js';
 import { siteConfig } from './siteConfig.js';
 import { ADDR, createTopology, startCapture, type Topology } from './topology.js';
 
@@ -21,13 +19,14 @@ const rawSite = (side: 'a' | 'b', keys: ReturnType<typeof newKeys>) => siteConfi
 
 describe.skipIf(why !== undefined)(`two gateways over raw ESP (IP protocol 50)${why ? ` (skipped: ${why})` : ''}`, () => {
   let t: Topology;
-  let a: RawGatewayProcess;
-  let b: RawGatewayProcess;
+  let a: GatewayProcess;
+  let b: GatewayProcess;
   beforeAll(async () => {
     t = await createTopology();
     const keys = newKeys();
     expect(rawSite('a', keys)).not.toContain('espinudp');
-    [a, b] = await Promise.all([startRawGateway(t, t.ns.gwA, 'a', rawSite('a', keys), { routes: [ADDR.lanB] }), startRawGateway(t, t.ns.gwB, 'b', rawSite('b', keys), { routes: [ADDR.lanA] })]);
+    const start = (side: 'a' | 'b') => startGateway(t, side, keys, undefined, undefined, { xml: rawSite(side, keys), args: ['--esp', 'raw'] });
+    [a, b] = await Promise.all([start('a'), start('b')]);
   }, 60_000);
   afterAll(async () => {
     try {

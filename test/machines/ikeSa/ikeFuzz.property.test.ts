@@ -362,7 +362,7 @@ async function up2(lab: Lab): Promise<void> {
 
 /** Every drop reason the daemon and its sessions count; `error:*` and `requestFailed` (a caught exception) are not among them. */
 const KNOWN_DROP =
-  /^(truncated|malformed|invalidMajorVersion|unsupportedCriticalPayload|authFailed|badPadding|unexpectedInitResponse|unknownIkeSpi|wrongRole|unexpectedResponse|retransmittedRequest|messageIdOutOfWindow|notEstablished|unknownPeer|initIncomplete|cookieRequired|noProposalChosen|invalidKePayload|init:(truncated|malformed|invalidMajorVersion|unsupportedCriticalPayload)|badKe:\w+)$/;
+  /^(truncated|malformed|invalidMajorVersion|unsupportedCriticalPayload|authFailed|badPadding|unexpectedInitResponse|unknownIkeSpi|wrongRole|unexpectedResponse|retransmittedRequest|staleInitRequest|messageIdOutOfWindow|notEstablished|unknownPeer|initIncomplete|cookieRequired|noProposalChosen|invalidKePayload|init:(truncated|malformed|invalidMajorVersion|unsupportedCriticalPayload)|badKe:\w+)$/;
 
 async function look(s: Side) {
   return {
