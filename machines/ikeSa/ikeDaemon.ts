@@ -587,8 +587,9 @@ export class IkeDaemon implements KeyManager {
     const inSpi = this.#newSpi(peer);
     const offer = this.#childOffer(want, inSpi);
     // §2.4: INITIAL_CONTACT only when this is our one IKE SA with the peer (a restart, a first
-    // contact): the responder deletes every other IKE SA it has with us on seeing it.
-    const alone = ![...this.#byId.values()].some((c) => c !== conn && c.peer === peer && c.established && !c.session.closed);
+    // contact): the responder deletes every other IKE SA it has with us on seeing it, so one still
+    // connecting, or being deleted (its DELETE in flight), counts as another.
+    const alone = ![...this.#byId.values()].some((c) => c !== conn && c.peer === peer && !c.session.closed);
     const payloads: IkePayload[] = [
       { type: 'IDi', idType: peer.local.id.idType, data: peer.local.id.data },
       ...(alone ? [notify(NOTIFY_TYPE.INITIAL_CONTACT)] : []),
