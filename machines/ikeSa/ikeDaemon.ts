@@ -589,7 +589,10 @@ export class IkeDaemon implements KeyManager {
     // §2.4: INITIAL_CONTACT only when this is our one IKE SA with the peer (a restart, a first
     // contact): the responder deletes every other IKE SA it has with us on seeing it, so one still
     // connecting, or being deleted (its DELETE in flight), counts as another.
-    const alone = ![...this.#byId.values()].some((c) => c !== conn && c.peer === peer && !c.session.closed);
+    // Between the same identities, whichever connection entry names them (§2.4 speaks of the
+    // authenticated identities, not of configuration).
+    const samePair = (c: Conn) => c.peer === peer || (c.peer.remote.address === peer.remote.address && sameId(c.peer.remote.id, peer.remote.id) && sameId(c.peer.local.id, peer.local.id));
+    const alone = ![...this.#byId.values()].some((c) => c !== conn && samePair(c) && !c.session.closed);
     const payloads: IkePayload[] = [
       { type: 'IDi', idType: peer.local.id.idType, data: peer.local.id.data },
       ...(alone ? [notify(NOTIFY_TYPE.INITIAL_CONTACT)] : []),
