@@ -35,9 +35,11 @@ export interface LogSource {
   readonly description: string;
   /**
    * The facts in global order. `streams`: only these streams (others are skipped cheaply).
-   * `until`: stop after this global position.
+   * `until`: stop after this global position. `after`: only facts past this position (a reader
+   * following a live log asks again with the last position it saw; the file log then reads only
+   * what was appended since).
    */
-  facts(options?: { streams?: ReadonlySet<string>; until?: bigint; onProgress?: OnProgress }): AsyncGenerator<LoggedFact>;
+  facts(options?: { streams?: ReadonlySet<string>; until?: bigint; after?: bigint; onProgress?: OnProgress }): AsyncGenerator<LoggedFact>;
   close(): Promise<void>;
 }
 
@@ -69,41 +71,65 @@ async function segmentsIn(dir: string): Promise<string[] | undefined> {
 async function fileLogSource(dir: string): Promise<LogSource> {
   const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
   if (!isDir) throw new CliError(`no store at ${dir}: give the gateway's --store directory (or a postgres:// or kurrentdb:// URL)`, EXIT.store);
-  const segments = (await segmentsIn(join(dir, 'log'))) ?? (await segmentsIn(dir));
-  if (!segments) throw new CliError(`no event log in ${dir} (looked for ${join(dir, 'log')}/*.log and ${dir}/*.log): is it a gateway's --store directory?`, EXIT.store);
+  const logDir = (await segmentsIn(join(dir, 'log'))) ? join(dir, 'log') : dir;
+  if (!(await segmentsIn(logDir))) throw new CliError(`no event log in ${dir} (looked for ${join(dir, 'log')}/*.log and ${dir}/*.log): is it a gateway's --store directory?`, EXIT.store);
+  /** Where the last read of each segment ended (a whole record) and the last position it held: a follower resumes there. */
+  const cursors = new Map<string, { offset: number; lastPosition: bigint }>();
   return {
     description: dir,
     async *facts(options = {}) {
+      // Listed per read: a live gateway starts new segments.
+      const segments = (await segmentsIn(logDir)) ?? [];
       const sizes = await Promise.all(segments.map((p) => stat(p).then((s) => s.size)));
       const total = sizes.reduce((a, b) => a + b, 0);
       let before = 0;
       for (let s = 0; s < segments.length; s++) {
-        const fh = await open(segments[s]!, 'r');
+        const path = segments[s]!;
+        // A segment that ends at or before `after` is skipped whole: the next one starts past it.
+        const next = segments[s + 1];
+        if (options.after !== undefined && next !== undefined && BigInt(SEGMENT.exec(next.slice(next.lastIndexOf('/') + 1))![1]!) - 1n <= options.after) {
+          before += sizes[s]!;
+          continue;
+        }
+        const cursor = cursors.get(path);
+        const resume = options.after !== undefined && cursor !== undefined && cursor.lastPosition <= options.after ? cursor.offset : 0;
+        const fh = await open(path, 'r');
         let buf: Buffer;
         try {
-          buf = await fh.readFile();
+          if (resume === 0) buf = await fh.readFile();
+          else {
+            // Only what was appended since the cursor, placed at its offset in the segment.
+            const size = (await fh.stat()).size;
+            buf = Buffer.alloc(Math.max(size, resume));
+            if (size > resume) await fh.read(buf, resume, size - resume, resume);
+          }
         } finally {
           await fh.close();
         }
-        const header = segmentHeaderProblem(buf);
-        if (header) {
-          if (s === segments.length - 1 && buf.length <= SEGMENT_HEADER_BYTES) return; // being created
-          throw new CliError(`${segments[s]} is damaged at byte 0 (${header}); open the store with its gateway to see the recovery report`, EXIT.store);
+        if (resume === 0) {
+          const header = segmentHeaderProblem(buf);
+          if (header) {
+            if (s === segments.length - 1 && buf.length <= SEGMENT_HEADER_BYTES) return; // being created
+            throw new CliError(`${path} is damaged at byte 0 (${header}); open the store with its gateway to see the recovery report`, EXIT.store);
+          }
         }
-        let off = SEGMENT_HEADER_BYTES;
+        let off = resume === 0 ? SEGMENT_HEADER_BYTES : resume;
         let lastReport = 0;
         while (off < buf.length) {
           const r = readRecord(buf, off, false);
           if (typeof r === 'string') {
             if (s === segments.length - 1) break; // in flight, or a torn tail the writer cuts on open
-            throw new CliError(`${segments[s]} is damaged at byte ${off} (${r}); open the store with its gateway to see the recovery report`, EXIT.store);
+            throw new CliError(`${path} is damaged at byte ${off} (${r}); open the store with its gateway to see the recovery report`, EXIT.store);
           }
           if (options.until !== undefined && BigInt(r.firstPosition) > options.until) return;
-          if (!options.streams || options.streams.has(r.streamName)) {
+          const lastInRecord = BigInt(r.firstPosition + r.count - 1);
+          cursors.set(path, { offset: off + r.bytes, lastPosition: lastInRecord });
+          if ((options.after === undefined || lastInRecord > options.after) && (!options.streams || options.streams.has(r.streamName))) {
             const events = recordEvents(buf, r);
             if (!events) throw new CliError(`${segments[s]}: the record at byte ${off} does not decode`, EXIT.store);
             for (let i = 0; i < events.length; i++) {
               const position = BigInt(r.firstPosition + i);
+              if (options.after !== undefined && position <= options.after) continue;
               if (options.until !== undefined && position > options.until) return;
               const [type, data, metadata] = events[i]!;
               yield fromRecorded({ id: '', type, data, metadata, streamName: r.streamName, streamVersion: BigInt(r.firstVersion + i), globalPosition: position });
@@ -158,10 +184,10 @@ function storeSource({ store, describe, close }: OpenedStore): LogSource {
     description: describe,
     async *facts(options = {}) {
       if (options.streams) {
-        yield* someStreams(options.streams, options.until, options.onProgress);
+        for await (const f of someStreams(options.streams, options.until, options.onProgress)) if (options.after === undefined || f.position > options.after) yield f;
         return;
       }
-      let after = 0n;
+      let after = options.after ?? 0n;
       let done = 0;
       for (;;) {
         const page = await read(store.readAll({ after, maxCount: PAGE }));

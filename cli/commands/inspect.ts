@@ -44,11 +44,14 @@ Options:
   --stately           also send the events to https://stately.ai/inspect through
                       @statelyai/inspect's bridge on port 8080 (opens a browser)
   --exit              end when the replay is done (after the page has been served once)
+  --follow            after the replay, keep reading the log as a running gateway appends to
+                      it (every 500 ms): the page shows its SAs live, until interrupted
 ${COMMON_HELP}`,
-  options: { until: { type: 'string' }, sa: { type: 'string', multiple: true }, port: { type: 'string' }, rate: { type: 'string' }, stately: { type: 'boolean' }, exit: { type: 'boolean' } },
+  options: { until: { type: 'string' }, sa: { type: 'string', multiple: true }, port: { type: 'string' }, rate: { type: 'string' }, stately: { type: 'boolean' }, exit: { type: 'boolean' }, follow: { type: 'boolean' } },
   positionals: { min: 1, max: 1, names: STORE_POSITIONAL },
   async run({ values, positionals }, io) {
     const until = parseUntil(values.until);
+    if (values.follow && (values.exit || values.until)) throw new CliError('inspect: --follow reads on until interrupted; it does not go with --exit or --until', EXIT.usage);
     const port = intFlag(values, 'port', 0, 0, 65535);
     const rate = intFlag(values, 'rate', 20, 0, 1_000_000);
     const only = values.sa ? new Set((values.sa as string[]).map((id) => `sa-${id}`)) : undefined;
@@ -97,9 +100,15 @@ ${COMMON_HELP}`,
     const definition = { sessionId: '', logic: machine } as const;
     const sas = new Map<string, SaState>();
     let steps = 0;
-    try {
-      for await (const f of log.facts({ ...(until && 'position' in until ? { until: until.position } : {}), ...(only ? { streams: only } : {}) })) {
-        if (until && 'time' in until && Date.parse(f.fact.meta.at) > until.time) break;
+    let last = 0n;
+    let stopping = false;
+    const stop = () => { stopping = true; };
+    process.once('SIGINT', stop).once('SIGTERM', stop);
+    /** Reads what the log holds past `last` and steps each SA fact through the machine. */
+    const readOn = async (paced: boolean): Promise<boolean> => {
+      for await (const f of log.facts({ ...(until && 'position' in until ? { until: until.position } : {}), ...(only ? { streams: only } : {}), ...(last > 0n ? { after: last } : {}) })) {
+        if (until && 'time' in until && Date.parse(f.fact.meta.at) > until.time) return false;
+        last = f.position;
         const stream = parseStreamName(f.streamName);
         if (stream?.category !== 'sa') continue;
         at = Date.parse(f.fact.meta.at);
@@ -114,7 +123,20 @@ ${COMMON_HELP}`,
         inspector.event(f.streamName, event);
         inspector.snapshot(f.streamName, shown, { event });
         steps++;
-        if (rate > 0) await new Promise((r) => setTimeout(r, 1000 / rate));
+        if (paced && rate > 0) await new Promise((r) => setTimeout(r, 1000 / rate));
+        if (stopping) return false;
+      }
+      return true;
+    };
+    try {
+      await readOn(true);
+      if (values.follow) {
+        io.out(JSON.stringify({ event: 'following', position: last.toString(), sas: sas.size }));
+        // A running gateway appends; each round reads only what came since (`after`).
+        while (!stopping) {
+          await new Promise((r) => setTimeout(r, 500));
+          await readOn(false);
+        }
       }
     } finally {
       await log.close();
@@ -125,7 +147,7 @@ ${COMMON_HELP}`,
     if (values.exit) {
       while (!served) await new Promise((r) => setTimeout(r, 100));
     } else {
-      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()).once('SIGTERM', () => resolve()));
+      while (!stopping) await new Promise((r) => setTimeout(r, 100));
     }
     for (const c of clients) c.end();
     server.close();
