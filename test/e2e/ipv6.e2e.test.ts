@@ -42,6 +42,13 @@ describe.skipIf(why !== undefined)(`IPv6 through two gateways${why ? ` (skipped:
     }
     return capture.stop();
   };
+  /** Waits (up to 10 s) until no TCP socket in these namespaces is still closing (FIN-WAIT, CLOSING, LAST-ACK). */
+  const tcpClosed = async (topology: Topology, namespaces: string[]) => {
+    for (const end = Date.now() + 10_000; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+      if (namespaces.every((ns) => topology.exec(ns, ['ss', '-Htn', 'state', 'fin-wait-1', 'state', 'fin-wait-2', 'state', 'closing', 'state', 'last-ack']).trim() === '')) return;
+    }
+    throw new Error('TCP connections still closing after 10 s');
+  };
   const noPlaintext = (line: string) => expect(line).not.toMatch(/fd01:|fd02:|10\.1\.0\.|10\.2\.0\.|ICMP/);
 
   it('IPv6 (and IPv4) inner over an IPv4 WAN, ESP in UDP 4500: ping -6 both ways, 0 % loss, only ESP in UDP on the wire', async () => {
@@ -76,6 +83,9 @@ describe.skipIf(why !== undefined)(`IPv6 through two gateways${why ? ` (skipped:
     await new Promise((r) => server.once('exit', r));
     expect(tcp.end.sum_received.bytes).toBeGreaterThan(1_000_000);
     console.log(`iperf3 -6 through the tunnel over an IPv6 WAN: TCP ${(tcp.end.sum_received.bits_per_second / 1e6).toFixed(0)} Mbit/s, ${tcp.end.sum_sent.retransmits} retransmits`);
+    // The TCP connections finish closing through this tunnel: a FIN retransmitted after the
+    // gateways stop would cross the next test's tunnel and count there.
+    await tcpClosed(t, [t.ns.hostA, t.ns.hostB]);
     await stopAll();
   }, 60_000);
 
