@@ -133,9 +133,11 @@ export async function runGateway(o: GatewayProcessOptions): Promise<RunningGatew
   // Static keys live in the policy file: put those of logged SAs where a restore looks for them
   // (`installSa` stores the keys of the others).
   for (const s of specs) if (logged.has(`sa-${s.id}`)) await keys.put(`sa-${s.id}`, { ...s.keys });
-  const gateway = new Gateway({ name: file.path, deps: { clock: systemClock, random: cryptoRandom, log: factLog(store) }, keys, spd: new Spd(file.policies, { defaultOutbound: file.defaultAction, defaultInbound: file.defaultAction }), ...(o.nic ? { nic: o.nic } : {}) });
+  // One set of machine dependencies for the gateway, its policy service and its IKE daemon.
+  const deps = { clock: systemClock, random: cryptoRandom, log: factLog(store) };
+  const gateway = new Gateway({ name: file.path, deps, keys, spd: new Spd(file.policies, { defaultOutbound: file.defaultAction, defaultInbound: file.defaultAction }), ...(o.nic ? { nic: o.nic } : {}) });
   // The SPD's one owner: policies made over SNMP come back from the log, then the file's are facts too.
-  const policies = await attachPolicies({ spd: gateway.spd, log: factLog(store), clock: systemClock, random: cryptoRandom, streams: logged, file });
+  const policies = await attachPolicies({ spd: gateway.spd, ...deps, streams: logged, file });
   await gateway.offload?.ready();
   const peers: IkePeerConfig[] = await ikePeersFromDocument(file.doc, resolveKeyRef).catch((e: unknown) => {
     throw new Error(`${o.config}: ${(e as Error).message}`);
@@ -179,7 +181,7 @@ export async function runGateway(o: GatewayProcessOptions): Promise<RunningGatew
     });
     ike = new IkeDaemon({
       gateway,
-      deps: { clock: systemClock, random: cryptoRandom, log: factLog(store) },
+      deps,
       peers,
       localPort: opened.localPort,
       ...(o.ike?.retransmitMs ? { retransmitMs: o.ike.retransmitMs } : {}),
