@@ -10,6 +10,7 @@ import { loadPolicyFile } from '../../adapters/policyFile/loader.js';
 import { Spd, IPPROTO, writeIpv4Header, type Policy } from '../../engine/index.js';
 import { parseIpAddress } from '../../engine/policy/index.js';
 import { createGateway, manualKeying, type Gateway } from '../../machines/index.js';
+import { processInbound, processOutbound } from '../../streams/pipelines.js';
 
 /** B's policies: A's with local and remote swapped. */
 export function mirror(p: Policy): Policy {
@@ -51,4 +52,23 @@ export async function gatewayPair(storeA: EventStore, storeB: EventStore): Promi
   a.keyManager = km.a;
   b.keyManager = km.b;
   return { a, b };
+}
+
+/**
+ * The wire from A to B (embedGateway.ts writes it out step by step): `toB` sends packets through
+ * A's data path and B's, `delivered` is what B let through, and the packets an ACQUIRE held go
+ * out once their SA is up. `close()` unplugs it.
+ *
+ * @example
+ * const w = wireAtoB(a, b); w.toB([udpPacket('10.1.0.5', '10.2.0.7', 1)]); ...; w.close();
+ */
+export function wireAtoB(a: Gateway, b: Gateway): { toB(packets: Uint8Array[]): void; delivered: Uint8Array[]; close(): void } {
+  const delivered: Uint8Array[] = [];
+  const toB = (packets: Uint8Array[]) => {
+    const wire: Uint8Array[] = [];
+    for (const p of packets) processOutbound(a, p, wire);
+    for (const d of wire) processInbound(b, d, delivered);
+  };
+  const released = a.released$.subscribe(toB);
+  return { toB, delivered, close: () => released.unsubscribe() };
 }

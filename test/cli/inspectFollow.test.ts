@@ -11,8 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fileLogEventStore } from '../../adapters/eventStore/fileLog/fileLogEventStore.js';
 import { memoryEventStore } from '../../adapters/eventStore/memory/memoryEventStore.js';
-import { gatewayPair, udpPacket } from '../../examples/shared/pair.js';
-import { processInbound, processOutbound } from '../../streams/pipelines.js';
+import { gatewayPair, udpPacket, wireAtoB } from '../../examples/shared/pair.js';
 import { ROOT } from './cliRunner.js';
 
 describe('inspect --follow', () => {
@@ -20,13 +19,7 @@ describe('inspect --follow', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ipsec-es-follow-'));
     const storeA = await fileLogEventStore({ directory: join(dir, 'log') });
     const { a, b } = await gatewayPair(storeA, memoryEventStore());
-    const delivered: Uint8Array[] = [];
-    const toB = (packets: Uint8Array[]) => {
-      const wire: Uint8Array[] = [];
-      for (const p of packets) processOutbound(a, p, wire);
-      for (const d of wire) processInbound(b, d, delivered);
-    };
-    const released = a.released$.subscribe(toB);
+    const { toB, delivered, close } = wireAtoB(a, b);
     let inspector: ReturnType<typeof spawn> | undefined;
     try {
       toB([udpPacket('10.1.0.5', '10.2.0.7', 1)]);
@@ -71,7 +64,7 @@ describe('inspect --follow', () => {
       expect(lines.find((l) => l.event === 'replayed')).toMatchObject({ sas: 2 });
     } finally {
       inspector?.kill('SIGKILL');
-      released.unsubscribe();
+      close();
       a.stop();
       b.stop();
       await storeA.close();

@@ -14,8 +14,7 @@ import { fileLogEventStore } from '../../adapters/eventStore/fileLog/fileLogEven
 import { memoryEventStore } from '../../adapters/eventStore/memory/memoryEventStore.js';
 import type { EventStore, RecordedEvent } from '../../adapters/eventStore/types.js';
 import { openEventStore, parseStoreSpec } from '../../cli/storeSpec.js';
-import { gatewayPair, udpPacket } from '../../examples/shared/pair.js';
-import { processInbound, processOutbound } from '../../streams/pipelines.js';
+import { gatewayPair, udpPacket, wireAtoB } from '../../examples/shared/pair.js';
 import { PG_URL, announceSkip, dropSchemas, freshSchema, rawClient } from '../adapters/eventStore/postgres/pgTestSupport.js';
 import { json, runCli } from './cliRunner.js';
 
@@ -36,13 +35,7 @@ async function runGatewayOn(url: string): Promise<{ streams: Set<string>; outbou
   const opened = await openEventStore(parseStoreSpec(url), { applicationName: 'ipsec-es test gateway' });
   const streams = new Set<string>();
   const { a, b } = await gatewayPair(noting(opened.store, streams), memoryEventStore());
-  const delivered: Uint8Array[] = [];
-  const toB = (packets: Uint8Array[]) => {
-    const wire: Uint8Array[] = [];
-    for (const p of packets) processOutbound(a, p, wire);
-    for (const d of wire) processInbound(b, d, delivered);
-  };
-  const released = a.released$.subscribe(toB);
+  const { toB, delivered, close } = wireAtoB(a, b);
   try {
     toB([1, 2, 3].map((n) => udpPacket('10.1.0.5', '10.2.0.7', n)));
     for (let i = 0; i < 250 && delivered.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
@@ -56,7 +49,7 @@ async function runGatewayOn(url: string): Promise<{ streams: Set<string>; outbou
     expect(a.state(outboundSaId!)?.status).toBe('dead');
     return { streams, outboundSaId: outboundSaId! };
   } finally {
-    released.unsubscribe();
+    close();
     a.stop();
     b.stop();
     await opened.close();
