@@ -62,6 +62,8 @@ function esnAad(esp: Uint8Array, seqHi: number, aad: Uint8Array): Uint8Array {
 }
 
 abstract class Base {
+  abstract seal(esp: Uint8Array, seqHi: number | undefined): void;
+  abstract open(esp: Uint8Array, seqHi: number | undefined): boolean;
   readonly ivLength: number;
   readonly padAlign: number;
   abstract readonly icvLength: number;
@@ -77,6 +79,12 @@ abstract class Base {
     this.padAlign = spec.padAlign;
     this.confidential = spec.confidential;
     this.ivUnpredictable = spec.ivUnpredictable;
+  }
+  sealBatch(esps: readonly Uint8Array[], count: number, seqHis: Uint32Array | undefined): void {
+    for (let i = 0; i < count; i++) this.seal(esps[i]!, seqHis?.[i]);
+  }
+  openBatch(esps: readonly Uint8Array[], count: number, seqHis: Uint32Array | undefined, ok: Uint8Array): void {
+    for (let i = 0; i < count; i++) ok[i] = this.open(esps[i]!, seqHis?.[i]) ? 1 : 0;
   }
 }
 

@@ -1,7 +1,7 @@
 import type { EncrId, IntegId } from './transformIds.js';
 
 /** Which implementation does the arithmetic: `node:crypto` (OpenSSL) or `@noble/*` (portable). */
-export type CryptoBackendName = 'node' | 'noble';
+export type CryptoBackendName = 'node' | 'noble' | 'native';
 
 /** An integrity algorithm with its key, prepared once per SA. */
 export interface Integrity {
@@ -72,4 +72,15 @@ export interface EspTransform {
    * (RFC 4303 §3.4.4). Returns false when the ICV does not verify; never throws on content.
    */
   open(esp: Uint8Array, seqHi: number | undefined): boolean;
+  /**
+   * Seals `esps[0 .. count)` in place, each exactly as `seal(esps[i], seqHis?.[i])` would: one
+   * native call per batch on the native back end, a loop elsewhere. `seqHis` is undefined
+   * without ESN (issue 10: the per-call toll is paid once per batch, not per packet).
+   */
+  sealBatch(esps: readonly Uint8Array[], count: number, seqHis: Uint32Array | undefined): void;
+  /**
+   * Opens `esps[0 .. count)` in place, each exactly as `open` would; `ok[i]` becomes 1 when
+   * packet i verified (and was decrypted), 0 when it did not (left as it was).
+   */
+  openBatch(esps: readonly Uint8Array[], count: number, seqHis: Uint32Array | undefined, ok: Uint8Array): void;
 }
