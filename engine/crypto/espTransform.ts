@@ -3,6 +3,8 @@ import { requireRange } from '../errors.js';
 import { AEAD_TAG, type Aead, type CryptoBackend, type RawCipher } from './backend.js';
 import { backendNamed } from './backends.js';
 import { createIntegrity } from './integrity.js';
+import { createNativeEspTransform } from './nativeBackend.js';
+import { nodeBackend } from './nodeBackend.js';
 import { encrSpec, integSpec, type EncrSpec } from './suites.js';
 import { ENCR, INTEG } from './transformIds.js';
 import type { CryptoBackendName, EspKeys, EspSuiteSpec, EspTransform, Integrity } from './types.js';
@@ -23,7 +25,7 @@ export function createEspTransform(
   keys: EspKeys,
   backend: CryptoBackend | CryptoBackendName = 'node',
 ): EspTransform {
-  const impl = typeof backend === 'string' ? backendNamed(backend) : backend;
+  let impl = typeof backend === 'string' ? backendNamed(backend) : backend;
   const { spec, keyBits } = encrSpec(suite.encr, suite.encrKeyBits);
   const keyLength = keyBits / 8 + spec.saltLength;
   requireRange(
@@ -31,24 +33,36 @@ export function createEspTransform(
     'encKey',
     `must be ${keyLength} bytes (${keyBits}-bit key${spec.saltLength ? ` + ${spec.saltLength}-byte salt` : ''}), got ${keys.encKey.length}`,
   );
-  const key = keys.encKey.subarray(0, keyBits / 8);
-  const salt = keys.encKey.subarray(keyBits / 8);
   if (spec.combinedIcv !== undefined) {
     // RFC 4106 §8 / RFC 7634 §4: combined modes take no separate integrity transform.
     requireRange(suite.integ === INTEG.NONE, 'integ', `must be NONE with the combined mode ${spec.name(keyBits)}`);
+  } else {
+    requireRange(
+      suite.integ !== INTEG.NONE,
+      'integ',
+      'ESP without integrity or a combined mode is refused: every packet must carry authentication',
+    );
+    requireRange(keys.integKey !== undefined, 'integKey', `is required with integrity transform ${suite.integ}`);
+    const integ = integSpec(suite.integ);
+    requireRange(keys.integKey.length === integ.keyLength, 'integKey', `must be ${integ.keyLength} bytes for ${integ.name}, got ${keys.integKey.length}`);
+  }
+  if (impl.name === 'native') {
+    // The whole transform in C when the addon offers the suite; otherwise this file's framing
+    // over node primitives (the same OpenSSL), and `backend` says 'node'.
+    const native = createNativeEspTransform(suite, keys);
+    if (native !== undefined) return native;
+    impl = nodeBackend;
+  }
+  const key = keys.encKey.subarray(0, keyBits / 8);
+  const salt = keys.encKey.subarray(keyBits / 8);
+  if (spec.combinedIcv !== undefined) {
     const aead = impl.aead(suite.encr === ENCR.CHACHA20_POLY1305 ? 'chacha20-poly1305' : 'aes-gcm', key);
     const name = spec.name(keyBits);
     return spec.confidential
       ? new AeadEsp(name, impl.name, spec, aead, salt)
       : new GmacEsp(name, impl.name, spec, aead, salt);
   }
-  requireRange(
-    suite.integ !== INTEG.NONE,
-    'integ',
-    'ESP without integrity or a combined mode is refused: every packet must carry authentication',
-  );
-  requireRange(keys.integKey !== undefined, 'integKey', `is required with integrity transform ${suite.integ}`);
-  const integrity = createIntegrity(suite.integ, keys.integKey, impl);
+  const integrity = createIntegrity(suite.integ, keys.integKey!, impl);
   const cipher = suite.encr === ENCR.NULL ? undefined : impl.rawCipher(suite.encr === ENCR.AES_CBC ? 'aes-cbc' : 'aes-ctr', key);
   return new CipherThenMacEsp(spec, keyBits, impl.name, cipher, salt, integrity);
 }
@@ -86,6 +100,8 @@ abstract class Base {
   openBatch(esps: readonly Uint8Array[], count: number, seqHis: Uint32Array | undefined, ok: Uint8Array): void {
     for (let i = 0; i < count; i++) ok[i] = this.open(esps[i]!, seqHis?.[i]) ? 1 : 0;
   }
+  /** Nothing to free: the keys live in objects the GC owns. */
+  dispose(): void {}
 }
 
 /** AES-GCM (RFC 4106) and ChaCha20-Poly1305 (RFC 7634): nonce = salt ‖ IV, AAD = SPI ‖ Seq. */

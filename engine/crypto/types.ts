@@ -1,6 +1,10 @@
 import type { EncrId, IntegId } from './transformIds.js';
 
-/** Which implementation does the arithmetic: `node:crypto` (OpenSSL) or `@noble/*` (portable). */
+/**
+ * Which implementation does the arithmetic: `node:crypto` (OpenSSL), `@noble/*` (portable), or
+ * `native`: the ESP transform in C over Node's OpenSSL, whole batches per call (an optional
+ * addon, engine/crypto/nativeBackend.ts).
+ */
 export type CryptoBackendName = 'node' | 'noble' | 'native';
 
 /** An integrity algorithm with its key, prepared once per SA. */
@@ -83,4 +87,10 @@ export interface EspTransform {
    * packet i verified (and was decrypted), 0 when it did not (left as it was).
    */
   openBatch(esps: readonly Uint8Array[], count: number, seqHis: Uint32Array | undefined, ok: Uint8Array): void;
+  /**
+   * Frees what the transform holds outside the JS heap (the native back end's OpenSSL contexts
+   * and keys) now, rather than when the GC collects it: call it when the SA is deleted. Any
+   * later call throws. A no-op on the node and noble back ends.
+   */
+  dispose(): void;
 }
