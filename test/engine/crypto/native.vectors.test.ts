@@ -1,0 +1,178 @@
+import { createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { toHex } from '../../../engine/bytes.js';
+import { backendNamed } from '../../../engine/crypto/backends.js';
+import { createEspTransform } from '../../../engine/crypto/espTransform.js';
+import { nativeCryptoStatus, preferredBackend } from '../../../engine/crypto/nativeBackend.js';
+import { ENCR, INTEG } from '../../../engine/crypto/transformIds.js';
+import { hex, loadVectors } from '../../vectors/load.js';
+
+// The published ESP vectors (the same files vectors.test.ts runs on node and noble), through
+// the transform in C. Skipped, with the reason in the title, only when the addon is not built.
+const status = nativeCryptoStatus();
+const skip = status.available ? '' : ` (skipped: ${status.why})`;
+
+const gcm = loadVectors('gcm-esp-draft-mcgrew-gcm-test-01.json').vectors as any[];
+const cbc = loadVectors('aes-cbc-rfc3602.json').vectors as any[];
+const ctr = loadVectors('aes-ctr-rfc3686.json').vectors as any[];
+const chacha = loadVectors('chacha20poly1305-esp-rfc7634.json');
+
+const seqHiOf = (v: { seq: string; esn: boolean }) => (v.esn ? parseInt(v.seq.slice(0, 8), 16) : undefined);
+
+describe.skipIf(!status.available)(`ESP transforms on published vectors, native back end${skip}`, () => {
+  it.each(gcm.map((v) => [v.id, v]))('%s seals and opens byte for byte in C', (_id, v) => {
+    const gmac = v.algorithm === 'AES-GMAC-ESP';
+    const t = createEspTransform(
+      { encr: gmac ? ENCR.NULL_AUTH_AES_GMAC : ENCR.AES_GCM_16, encrKeyBits: v.key_bits, integ: INTEG.NONE },
+      { encKey: hex(v.key + v.salt) },
+      'native',
+    );
+    expect(t.backend).toBe('native');
+    const packet = hex(v.packet);
+    const esp = new Uint8Array(packet.length);
+    esp.set(packet.subarray(0, 16), 0);
+    const plain = gmac ? hex(v.aad).subarray(16) : hex(v.plaintext);
+    esp.set(plain, 16);
+    t.seal(esp, seqHiOf(v));
+    expect(toHex(esp)).toBe(v.packet);
+    const rx = packet.slice();
+    expect(t.open(rx, seqHiOf(v))).toBe(true);
+    expect(toHex(rx.subarray(16, rx.length - 16))).toBe(toHex(plain));
+    // A flipped bit or a wrong Seq_hi fails and leaves the packet as it came.
+    rx.set(packet);
+    rx[rx.length - 1]! ^= 1;
+    const before = toHex(rx);
+    expect(t.open(rx, seqHiOf(v))).toBe(false);
+    expect(toHex(rx)).toBe(before);
+    if (v.esn) {
+      const again = packet.slice();
+      expect(t.open(again, (seqHiOf(v)! + 1) >>> 0)).toBe(false);
+      expect(toHex(again)).toBe(v.packet);
+    }
+    // The batch calls give the same bytes.
+    const batch = [esp.slice(), packet.slice()];
+    batch[0]!.set(packet.subarray(0, 16), 0);
+    batch[0]!.set(plain, 16);
+    batch[0]!.fill(0, 16 + plain.length);
+    const his = v.esn ? Uint32Array.of(seqHiOf(v)!, seqHiOf(v)!) : undefined;
+    t.sealBatch(batch, 1, his);
+    expect(toHex(batch[0]!)).toBe(v.packet);
+    const ok = new Uint8Array(2);
+    t.openBatch(batch, 2, his, ok);
+    expect([...ok]).toEqual([1, 1]);
+    expect(toHex(batch[1]!.subarray(16, packet.length - 16))).toBe(toHex(plain));
+    t.dispose();
+  });
+
+  it('RFC 7634 Appendix A: ChaCha20-Poly1305 ESP payload', () => {
+    const e = chacha.esp_example;
+    const t = createEspTransform({ encr: ENCR.CHACHA20_POLY1305, integ: INTEG.NONE }, { encKey: hex(e.keymat) }, 'native');
+    expect(t.backend).toBe('native');
+    const pt = hex(e.plaintext);
+    const esp = new Uint8Array(16 + pt.length + 16);
+    esp.set(hex(e.spi + e.seq + e.iv), 0);
+    esp.set(pt, 16);
+    t.seal(esp, undefined);
+    expect(toHex(esp.subarray(16))).toBe(e.ciphertext + e.tag);
+    expect(t.open(esp, undefined)).toBe(true);
+    expect(toHex(esp.subarray(16, 16 + pt.length))).toBe(e.plaintext);
+  });
+
+  it.each(cbc.filter((v) => v.kind === 'esp-packet').map((v) => [v.id, v]))(
+    '%s: AES-CBC ESP framing in C, with an HMAC-SHA1-96 ICV checked by an independent HMAC',
+    (_id, v) => {
+      const integKey = hex('0102030405060708090a0b0c0d0e0f1011121314');
+      const t = createEspTransform({ encr: ENCR.AES_CBC, encrKeyBits: 128, integ: INTEG.HMAC_SHA1_96 }, { encKey: hex(v.key), integKey }, 'native');
+      expect(t.backend).toBe('native');
+      const wire = hex(v.esp_packet);
+      const esp = new Uint8Array(wire.length + 12);
+      esp.set(wire.subarray(0, 24), 0);
+      esp.set(hex(v.pre_encryption), 24);
+      t.seal(esp, undefined);
+      expect(toHex(esp.subarray(0, wire.length))).toBe(v.esp_packet);
+      const icv = createHmac('sha1', integKey).update(wire).digest().subarray(0, 12);
+      expect(toHex(esp.subarray(wire.length))).toBe(toHex(icv));
+      expect(t.open(esp, undefined)).toBe(true);
+      expect(toHex(esp.subarray(24, wire.length))).toBe(v.pre_encryption);
+    },
+  );
+
+  it.each(ctr.map((v) => [v.id, v]))('%s: AES-CTR counter block (nonce ‖ IV ‖ 1) in C', (_id, v) => {
+    const integKey = new Uint8Array(32);
+    const t = createEspTransform({ encr: ENCR.AES_CTR, encrKeyBits: v.key_bits, integ: INTEG.HMAC_SHA2_256_128 }, { encKey: hex(v.keymat), integKey }, 'native');
+    expect(t.backend).toBe('native');
+    const pt = hex(v.plaintext);
+    const esp = new Uint8Array(16 + pt.length + 16);
+    esp.set(hex(v.iv), 8);
+    esp.set(pt, 16);
+    t.seal(esp, undefined);
+    expect(toHex(esp.subarray(16, 16 + pt.length))).toBe(v.ciphertext);
+    const icv = createHmac('sha256', integKey).update(esp.subarray(0, 16 + pt.length)).digest().subarray(0, 16);
+    expect(toHex(esp.subarray(16 + pt.length))).toBe(toHex(icv));
+  });
+
+  it('HMAC-SHA2 ICVs with ESN: RFC 4868 truncation over ESP ‖ Seq_hi (RFC 4303 §3.3.2.1), by an independent HMAC', () => {
+    const cases = [
+      [INTEG.HMAC_SHA1_96, 'sha1', 20, 12],
+      [INTEG.HMAC_SHA2_256_128, 'sha256', 32, 16],
+      [INTEG.HMAC_SHA2_384_192, 'sha384', 48, 24],
+      [INTEG.HMAC_SHA2_512_256, 'sha512', 64, 32],
+    ] as const;
+    for (const [integ, hash, keyLength, icvLength] of cases) {
+      const integKey = Uint8Array.from({ length: keyLength }, (_, i) => i + 1);
+      const t = createEspTransform({ encr: ENCR.NULL, integ }, { encKey: new Uint8Array(0), integKey }, 'native');
+      expect(t.backend).toBe('native');
+      const esp = Uint8Array.from({ length: 8 + 40 + icvLength }, (_, i) => (i * 7) & 0xff);
+      t.seal(esp, 0x01020304);
+      const covered = esp.subarray(0, 48);
+      const icv = createHmac(hash, integKey).update(covered).update(Uint8Array.of(1, 2, 3, 4)).digest().subarray(0, icvLength);
+      expect(toHex(esp.subarray(48))).toBe(toHex(icv));
+      expect(t.open(esp, 0x01020304)).toBe(true);
+      expect(t.open(esp, undefined)).toBe(false);
+    }
+  });
+
+  it("HMAC-MD5-96 is not offered in C: the same framing runs on node's primitives, and says so", () => {
+    const t = createEspTransform({ encr: ENCR.AES_CBC, encrKeyBits: 128, integ: INTEG.HMAC_MD5_96 }, { encKey: new Uint8Array(16), integKey: new Uint8Array(16) }, 'native');
+    expect(t.backend).toBe('node');
+    expect(t.name).toBe('aes128-md5');
+  });
+
+  it('backendNamed and preferredBackend name the native back end; its primitives are OpenSSL through node:crypto', () => {
+    expect(backendNamed('native').name).toBe('native');
+    expect(preferredBackend()).toBe('native');
+    expect(toHex(backendNamed('native').mac('sha256', hex('0b'.repeat(20))).compute([hex('4869205468657265')]))).toBe(
+      'b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7', // RFC 4231 test case 1
+    );
+  });
+
+  it('dispose frees the SA now; a later call is an error, not a crash', () => {
+    const t = createEspTransform({ encr: ENCR.AES_GCM_16, encrKeyBits: 128, integ: INTEG.NONE }, { encKey: new Uint8Array(20) }, 'native');
+    t.dispose();
+    t.dispose();
+    expect(() => t.open(new Uint8Array(64), undefined)).toThrow(/after destroy/);
+    expect(() => t.seal(new Uint8Array(64), undefined)).toThrow(/after destroy/);
+  });
+
+  it('misuse throws and names the argument; content never does', () => {
+    const t = createEspTransform({ encr: ENCR.AES_CBC, encrKeyBits: 128, integ: INTEG.HMAC_SHA2_256_128 }, { encKey: new Uint8Array(16), integKey: new Uint8Array(32) }, 'native');
+    expect(() => t.seal(new Uint8Array(8 + 16 + 17 + 16), undefined)).toThrow(RangeError);
+    expect(() => t.seal(new Uint8Array(10), undefined)).toThrow(/^esp: is shorter/);
+    expect(() => t.open('x' as unknown as Uint8Array, undefined)).toThrow(TypeError);
+    expect(() => t.open(new Uint16Array(40) as unknown as Uint8Array, undefined)).toThrow(TypeError);
+    expect(() => t.open(new Uint8Array(64), 'x' as unknown as number)).toThrow(TypeError);
+    expect(() => t.openBatch([new Uint8Array(64)], 2, undefined, new Uint8Array(2))).toThrow(/^count/);
+    expect(() => t.openBatch([new Uint8Array(64)], 1, new Uint32Array(0), new Uint8Array(2))).toThrow(/^seqHis/);
+    expect(() => t.openBatch([new Uint8Array(64)], 1, undefined, new Uint8Array(0))).toThrow(/^ok/);
+    expect(() => t.sealBatch([{} as Uint8Array], 1, undefined)).toThrow(TypeError);
+    for (let n = 0; n < 80; n++) expect(t.open(new Uint8Array(n), n)).toBe(false);
+  });
+});
+
+describe(`the native back end's status`, () => {
+  it('is reported without throwing, with a reason when missing', () => {
+    const s = nativeCryptoStatus();
+    if (s.available) expect(s.openssl).toMatch(/^OpenSSL 3/);
+    else expect(s.why).toMatch(/npm run build:native|did not load/);
+  });
+});
