@@ -10,7 +10,8 @@
  */
 import { filter, map, merge, type OperatorFunction } from 'rxjs';
 import type { DropReason } from '../engine/dropReasons.js';
-import { decapsulate } from '../engine/esp/decapsulate.js';
+import { decapsulateBatch, SealQueue } from '../engine/esp/batch.js';
+import { decapsulate, type DecapsulateResult } from '../engine/esp/decapsulate.js';
 import { encapsulate } from '../engine/esp/encapsulate.js';
 import { EspSa } from '../engine/esp/espSa.js';
 import type { SpdDecision } from '../engine/spd/types.js';
@@ -65,12 +66,13 @@ function runHooks<A extends unknown[]>(hooks: Array<(p: Uint8Array, ...a: A) => 
  * One outbound packet (RFC 4301 §5.1): appends what goes on the wire to `out`; everything else
  * is counted in `gw.drops`. `packet` is only read during the call (a TUN's reused buffer is
  * fine): what is kept or sent is a copy or a new buffer. `miss` defaults to the gateway's acquire manager; `null` drops
- * SA misses as `noSa`.
+ * SA misses as `noSa`. With a `queue`, ESP packets are sealed at `queue.flush()` (a batch's
+ * crypto in one call per SA): flush before `out` leaves.
  *
  * @example
  * const wire: Uint8Array[] = []; processOutbound(gw, ipPacket, wire);
  */
-export function processOutbound(gw: Gateway, packet: Uint8Array, out: Uint8Array[], miss: SaMissHandler | null = gw.acquires): void {
+export function processOutbound(gw: Gateway, packet: Uint8Array, out: Uint8Array[], miss: SaMissHandler | null = gw.acquires, queue?: SealQueue): void {
   const f = selectorFields(packet, 'outbound');
   if (!f.ok) return gw.drops.count(f.reason);
   const d = gw.spd.classifyOutbound(f);
@@ -91,7 +93,7 @@ export function processOutbound(gw: Gateway, packet: Uint8Array, out: Uint8Array
     if (miss.onMiss(held, d, selectorIndex, f) === 'passed') out.push(held);
     return;
   }
-  const r = gw.nicTransmit(sa, packet) ?? encapsulate(packet, sa, gw.iv);
+  const r = gw.nicTransmit(sa, packet) ?? encapsulate(packet, sa, gw.iv, queue);
   if (!r.ok) {
     gw.drops.count(r.reason, sa.config.id);
     if (r.reason === 'seqExhausted') gw.sequenceExhausted(sa);
@@ -113,7 +115,38 @@ export function processInbound(gw: Gateway, datagram: Uint8Array, out: Uint8Arra
   // An offload NIC indicates every packet: opened (CryptoDone), failed, or left to software.
   const nic = gw.nicReceive(seen);
   if (nic.kind === 'drop') return gw.drops.count(nic.reason, nic.saId);
-  const r = nic.kind === 'opened' ? { ok: true as const, sa: nic.sa, packet: nic.packet } : decapsulate(seen, gw.sad.espLookup);
+  deliverInbound(gw, seen, nic.kind === 'opened' ? { ok: true, sa: nic.sa, packet: nic.packet } : decapsulate(seen, gw.sad.espLookup), out, hooks);
+}
+
+/**
+ * A batch of inbound datagrams (RFC 4301 §5.2), as `processInbound` on each in order, with the
+ * ESP crypto of each SA's packets in one call (`decapsulateBatch`). With an offload NIC, whose
+ * indications interleave with the software path's replay windows, it goes packet by packet.
+ *
+ * @example
+ * const toTun: Uint8Array[] = []; processInboundBatch(gw, datagrams, toTun, hooks);
+ */
+export function processInboundBatch(gw: Gateway, datagrams: readonly Uint8Array[], out: Uint8Array[], hooks: FilterHooks = {}): void {
+  if (gw.offload !== undefined || datagrams.length < 2) {
+    for (const d of datagrams) processInbound(gw, d, out, hooks);
+    return;
+  }
+  let seen: Uint8Array[] = datagrams as Uint8Array[];
+  if (hooks.network) {
+    seen = [];
+    for (const d of datagrams) {
+      const s = runHooks(hooks.network, d);
+      if (s) seen.push(s);
+      else gw.drops.count('filtered');
+    }
+  }
+  decapsulateBatch(seen, gw.sad.espLookup, undefined, (r, i) => deliverInbound(gw, seen[i]!, r, out, hooks));
+}
+
+type Opened = DecapsulateResult | { ok: true; sa: EspSa; packet: Uint8Array };
+
+/** After ESP: SPD-I for what is not IPsec, the inbound policy check and hooks for what is. */
+function deliverInbound(gw: Gateway, seen: Uint8Array, r: Opened, out: Uint8Array[], hooks: FilterHooks): void {
   if (!r.ok) {
     if (r.reason !== 'notIpsec') return gw.drops.count(r.reason, r.sa?.config.id);
     // Not IPsec: only what SPD-I lets through in the clear (RFC 4301 §5.2 step 3).
@@ -139,12 +172,12 @@ export function processInbound(gw: Gateway, datagram: Uint8Array, out: Uint8Arra
   out.push(delivered);
 }
 
-function batchOperator(step: (packet: Uint8Array, out: Uint8Array[]) => void): OperatorFunction<readonly Uint8Array[], Uint8Array[]> {
+function batchOperator(step: (batch: readonly Uint8Array[], out: Uint8Array[]) => void): OperatorFunction<readonly Uint8Array[], Uint8Array[]> {
   return (source) =>
     source.pipe(
       map((batch) => {
         const out: Uint8Array[] = [];
-        for (const packet of batch) step(packet, out);
+        step(batch, out);
         return out;
       }),
       filter((out) => out.length > 0),
@@ -152,25 +185,30 @@ function batchOperator(step: (packet: Uint8Array, out: Uint8Array[]) => void): O
 }
 
 /**
- * TUN batches → wire batches. Packets an acquire held (`gw.released$`) join the stream again
+ * TUN batches → wire batches: each packet classified and framed in order, then the batch's
+ * ESP sealed in one call per SA. Packets an acquire held (`gw.released$`) join the stream again
  * once their SA is up, in the order they came.
  *
  * @example
  * tun.reads$.pipe(outbound(gw)).subscribe((batch) => wire.send(batch));
  */
 export function outbound(gw: Gateway, miss: SaMissHandler | null = gw.acquires): OperatorFunction<readonly Uint8Array[], Uint8Array[]> {
-  const step = batchOperator((p, out) => processOutbound(gw, p, out, miss));
+  const queue = new SealQueue();
+  const step = batchOperator((batch, out) => {
+    for (const p of batch) processOutbound(gw, p, out, miss, queue);
+    queue.flush();
+  });
   return (source) => step(merge(source, gw.released$));
 }
 
 /**
- * Wire batches → TUN batches.
+ * Wire batches → TUN batches (`processInboundBatch`).
  *
  * @example
  * wire.receives$.pipe(inbound(gw, hooks)).subscribe((batch) => tun.write(batch));
  */
 export function inbound(gw: Gateway, hooks: FilterHooks = {}): OperatorFunction<readonly Uint8Array[], Uint8Array[]> {
-  return batchOperator((p, out) => processInbound(gw, p, out, hooks));
+  return batchOperator((batch, out) => processInboundBatch(gw, batch, out, hooks));
 }
 
 export type { DropReason };

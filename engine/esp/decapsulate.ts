@@ -29,6 +29,9 @@ export type DecapsulateResult =
 // optional field here cost more than the whole ESP header work).
 const drop = (reason: DropReason, sa?: EspSa): Drop => ({ ok: false, reason, sa });
 
+/** An ESP packet whose SA is found and whose sequence number passed the replay check: what is left is the ICV. */
+export type CheckedEsp = { ok: true; sa: EspSa; seqHi: number; seqLo: number; bodyLength: number };
+
 /**
  * The ESP part of inbound processing, RFC 4303 §3.4.2–§3.4.4 in order: SA lookup → ESN high
  * bits (App. A2.2) → replay check (no change) → ICV check and decryption → replay window
@@ -39,6 +42,23 @@ const drop = (reason: DropReason, sa?: EspSa): Drop => ({ ok: false, reason, sa 
  * const r = openEsp(udpPayload, localAddress, lookup);
  */
 export function openEsp(esp: Uint8Array, dst: Uint8Array, lookup: SaLookup): OpenedEsp | Drop {
+  const c = checkEsp(esp, dst, lookup);
+  if (!c.ok) return c;
+  // §3.4.4: integrity first; a failure is audited and the packet discarded.
+  if (!c.sa.transform.open(esp, c.sa.esn ? c.seqHi : undefined)) return drop('authFailed', c.sa);
+  return finishEsp(esp, c);
+}
+
+/**
+ * The steps of `openEsp` before the ICV: SA lookup (§3.4.2), lengths, ESN high bits (App. A2.2)
+ * and the replay check without an update (§3.4.3). A batch checks every packet, opens them all
+ * in one call per SA, then finishes them in order (`decapsulateBatch`). `replayCheck: false`
+ * leaves the replay check to the caller.
+ *
+ * @example
+ * const c = checkEsp(esp, dst, lookup); if (c.ok && c.sa.transform.open(esp, c.seqHi)) finishEsp(esp, c);
+ */
+export function checkEsp(esp: Uint8Array, dst: Uint8Array, lookup: SaLookup, replayCheck = true): CheckedEsp | Drop {
   if (esp.length < ESP_HEADER) return drop('truncated');
   // §3.4.2: the SA is found by SPI (and destination, protocol); no SA, no processing.
   const sa = lookup(readEspSpi(esp), dst, IPPROTO.ESP);
@@ -51,15 +71,25 @@ export function openEsp(esp: Uint8Array, dst: Uint8Array, lookup: SaLookup): Ope
   const seqLo = readEspSeq(esp);
   // App. A2.2: reconstruct the high 32 bits; §3.4.3: check before the ICV, without updating.
   const seqHi = sa.replay.inferSeqHi(seqLo);
-  const verdict = sa.replay.check(seqHi, seqLo);
+  const verdict = replayCheck ? sa.replay.check(seqHi, seqLo) : 'ok';
   if (verdict !== 'ok') return drop(verdict, sa);
-  // §3.4.4: integrity first; a failure is audited and the packet discarded.
-  if (!t.open(esp, sa.esn ? seqHi : undefined)) return drop('authFailed', sa);
+  return { ok: true, sa, seqHi, seqLo, bodyLength };
+}
+
+/**
+ * The steps of `openEsp` after the ICV verified and the payload was decrypted: the replay
+ * window advance and the trailer.
+ *
+ * @example
+ * if (c.sa.transform.open(esp, c.seqHi)) return finishEsp(esp, c);
+ */
+export function finishEsp(esp: Uint8Array, c: CheckedEsp): OpenedEsp | Drop {
+  const { sa, seqHi, seqLo, bodyLength } = c;
   // §3.4.3: "the receive window is updated only if the integrity verification succeeds".
   // advance re-checks, so a duplicate that passed check in the same batch is still caught.
-  const advanced = sa.replay.advance(seqHi, seqLo);
+  const advanced = sa.replay!.advance(seqHi, seqLo);
   if (advanced !== 'ok') return drop(advanced, sa);
-  const body = ESP_HEADER + t.ivLength;
+  const body = ESP_HEADER + sa.transform.ivLength;
   const trailer = parseEspTrailer(esp.subarray(body, body + bodyLength));
   if (!trailer.ok) return drop(trailer.reason, sa);
   // §2.6: Next Header 59 marks a dummy packet; the receiver MUST discard it.
@@ -91,7 +121,7 @@ export function decapsulate(datagram: Uint8Array, lookup: SaLookup, drops?: Drop
 }
 
 /** What ESP needs of the outer header: one small object, no views beyond the destination. */
-interface Outer {
+export interface Outer {
   ok: true;
   version: 4 | 6;
   payloadOffset: number;
@@ -129,7 +159,14 @@ function natTOn(esp: Uint8Array, dst: Uint8Array, port: number, lookup: SaLookup
   return lookup(readEspSpi(esp), dst, IPPROTO.ESP)?.config.natT?.dstPort === port;
 }
 
-function decapsulateDatagram(datagram: Uint8Array, lookup: SaLookup): DecapsulateResult {
+/** Where the ESP bytes of a datagram are, once its outer headers said it is ESP for us. */
+export type LocatedEsp = { ok: true; ip: Outer; esp: Uint8Array };
+
+/**
+ * The outer part of inbound processing: the IP header, and for UDP the RFC 3948 rules
+ * (keepalives and IKE are not ESP; ESP-in-UDP only on port 4500 or an SA's own NAT-T port).
+ */
+export function locateEsp(datagram: Uint8Array, lookup: SaLookup): LocatedEsp | Drop {
   const ip = outerHeader(datagram);
   if (!ip.ok) return ip;
   let espOffset = ip.payloadOffset;
@@ -145,8 +182,22 @@ function decapsulateDatagram(datagram: Uint8Array, lookup: SaLookup): Decapsulat
   } else if (ip.protocol !== IPPROTO.ESP) {
     return drop('notIpsec');
   }
-  const opened = openEsp(datagram.subarray(espOffset, ip.end), ip.dst, lookup);
+  return { ok: true, ip, esp: datagram.subarray(espOffset, ip.end) };
+}
+
+function decapsulateDatagram(datagram: Uint8Array, lookup: SaLookup): DecapsulateResult {
+  const at = locateEsp(datagram, lookup);
+  if (!at.ok) return at;
+  const opened = openEsp(at.esp, at.ip.dst, lookup);
   if (!opened.ok) return opened;
+  return finishDatagram(datagram, at.ip, opened);
+}
+
+/**
+ * The mode's part, once ESP opened: tunnel mode returns the inner packet, transport mode moves
+ * the outer header up against the payload and restores Next Header.
+ */
+export function finishDatagram(datagram: Uint8Array, ip: Outer, opened: OpenedEsp): DecapsulateResult {
   const { sa, payload, nextHeader } = opened;
   if (sa.config.mode === 'tunnel') {
     // §2.3 / RFC 4301 §5.2: in tunnel mode the payload is an IP packet, and nothing else.

@@ -8,6 +8,7 @@ import { IPV6_HEADER, parseIpv6, writeIpv6Header } from '../packet/ipv6.js';
 import { UDP_HEADER, udpChecksum, writeUdpHeader } from '../packet/udp.js';
 import type { EspSa } from './espSa.js';
 import type { IvSource } from './ivSource.js';
+import type { SealQueue } from './batch.js';
 
 const IP_MAX = 0xffff;
 
@@ -78,13 +79,15 @@ const EMPTY = new Uint8Array(0);
  * padding (tunnel mode, §2.7), the trailer with 1, 2, 3, ... padding (§2.4), then seals.
  * Returns a value for every input: `malformed`/`truncated` inner packets, `fragment` in
  * transport mode, `oversized`, `seqExhausted` (the SA must be rekeyed). The returned packet is
- * a new buffer the caller owns (see `allocPacket`); `inner` is only read.
+ * a new buffer the caller owns (see `allocPacket`); `inner` is only read. With a `queue`, the
+ * packet is framed and numbered now and sealed at `queue.flush()`, with the rest of its batch
+ * in one call per SA (issue 10): it must not leave before that.
  *
  * @example
  * const r = encapsulate(innerPacket, sa, standardIvSource((b) => crypto.getRandomValues(b)));
  * if (r.ok) wire.send(r.packet); else drops.count(r.reason, sa.id);
  */
-export function encapsulate(inner: Uint8Array, sa: EspSa, iv: IvSource): EncapsulateResult {
+export function encapsulate(inner: Uint8Array, sa: EspSa, iv: IvSource, queue?: SealQueue): EncapsulateResult {
   const seq = sa.seq;
   if (seq === undefined) throw new TypeError(`sa: ${sa.id} is an inbound SA; encapsulate needs an outbound one`);
   const parts = split(inner, sa);
@@ -140,7 +143,9 @@ export function encapsulate(inner: Uint8Array, sa: EspSa, iv: IvSource): Encapsu
   iv(esp.subarray(ESP_HEADER, body), seq.hi, seq.lo, t);
   esp.set(parts.payload, body); // TFC padding (§2.7) stays as the zeros allocPacket gives
   writeEspTrailer(esp, body + bodyLength, padLength, parts.nextHeader);
-  t.seal(esp, sa.esn ? seq.hi : undefined);
+  // The IPv6 UDP checksum below covers the sealed bytes: that packet is sealed now.
+  if (queue !== undefined && (outerV4 || !cfg.natT)) queue.add(t, esp, sa.esn ? seq.hi : undefined);
+  else t.seal(esp, sa.esn ? seq.hi : undefined);
 
   if (cfg.natT) {
     const udp = out.subarray(outerLength);
