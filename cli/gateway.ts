@@ -7,6 +7,7 @@
  * miss starts IKE (ACQUIRE), lifetimes rekey, DELETEs are honoured; IKE listens on UDP 500 and
  * behind the non-ESP marker on the ESP-in-UDP port.
  */
+import type { CryptoBackendName } from '../engine/crypto/types.js';
 import { join } from 'node:path';
 import { fromEventPattern, Subject } from 'rxjs';
 import { factLog, readLog } from '../adapters/eventStore/facts.js';
@@ -71,6 +72,8 @@ export interface GatewayProcessOptions {
   metricsHost?: string;
   /** Serve the SPD over SNMP (RFC 4807; `snmpOptionsFrom` in ./snmpOption.ts); off by default. */
   snmp?: SnmpOptions;
+  /** Who does the ESP arithmetic (default `node`; the CLI picks `native` when the addon is built). */
+  crypto?: CryptoBackendName;
 }
 
 export interface RunningGateway {
@@ -135,7 +138,7 @@ export async function runGateway(o: GatewayProcessOptions): Promise<RunningGatew
   for (const s of specs) if (logged.has(`sa-${s.id}`)) await keys.put(`sa-${s.id}`, { ...s.keys });
   // One set of machine dependencies for the gateway, its policy service and its IKE daemon.
   const deps = { clock: systemClock, random: cryptoRandom, log: factLog(store) };
-  const gateway = new Gateway({ name: file.path, deps, keys, spd: new Spd(file.policies, { defaultOutbound: file.defaultAction, defaultInbound: file.defaultAction }), ...(o.nic ? { nic: o.nic } : {}) });
+  const gateway = new Gateway({ name: file.path, deps, keys, spd: new Spd(file.policies, { defaultOutbound: file.defaultAction, defaultInbound: file.defaultAction }), ...(o.nic ? { nic: o.nic } : {}), ...(o.crypto ? { backend: o.crypto } : {}) });
   // The SPD's one owner: policies made over SNMP come back from the log, then the file's are facts too.
   const policies = await attachPolicies({ spd: gateway.spd, ...deps, streams: logged, file });
   await gateway.offload?.ready();
@@ -213,7 +216,7 @@ export async function runGateway(o: GatewayProcessOptions): Promise<RunningGatew
   for (const id of keysLost) if (gateway.state(id)?.status !== 'dead') gateway.deleteSa(id, 'operator');
   await gateway.settled();
   say(JSON.stringify({
-    event: 'started', store: openedStore.describe, restored: restored.length - keysLost.length, installed: specs.filter((s) => !logged.has(`sa-${s.id}`)).length,
+    event: 'started', store: openedStore.describe, crypto: o.crypto ?? 'node', restored: restored.length - keysLost.length, installed: specs.filter((s) => !logged.has(`sa-${s.id}`)).length,
     ...(keysLost.length || ikeEnded.length ? { ended: { sas: keysLost, ikeSas: ikeEnded.map((e) => e.id), why: ikeEnded.map((e) => e.why) } } : {}),
     ...(peers.length ? { ike: peers.map((p) => p.name), ...(ikeRehydrated.length ? { ikeRestored: ikeRehydrated } : {}) } : {}),
     sas: gateway.saIds().map((id) => ({ id, status: gateway.state(id)?.status })),

@@ -7,6 +7,22 @@ import { COMMON_HELP, CliError, EXIT, intFlag, type Command } from './command.js
 import { openKeyStore } from './keys.js';
 import { parseStoreSpec, stateDirectory } from '../storeSpec.js';
 import { snmpOptionsFrom } from '../snmpOption.js';
+import { nativeCryptoStatus } from '../../engine/crypto/nativeBackend.js';
+import type { CryptoBackendName } from '../../engine/crypto/types.js';
+
+/**
+ * `--crypto`: `auto` is `native` when its addon is built, else `node` with one notice line
+ * saying why; `native` without the addon is a usage error naming the fix.
+ */
+function cryptoBackendFrom(value: string, say: (line: string) => void): CryptoBackendName {
+  if (value !== 'auto' && value !== 'native' && value !== 'node' && value !== 'noble') throw new CliError(`--crypto must be auto, native, node or noble, got ${value}`, EXIT.usage);
+  if (value === 'node' || value === 'noble') return value;
+  const status = nativeCryptoStatus();
+  if (status.available) return 'native';
+  if (value === 'native') throw new CliError(`--crypto native: ${status.why}`, EXIT.usage);
+  say(JSON.stringify({ event: 'notice', message: `native ESP crypto unavailable (${status.why}); using node:crypto` }));
+  return 'node';
+}
 
 export const gatewayCommand: Command = {
   name: 'gateway',
@@ -36,6 +52,9 @@ Options:
                       --listen's family (RFC 4303, no NAT traversal; needs CAP_NET_RAW; the
                       policy file's SAs must have no <encapsulation-type>)
   --route <prefix>    add a route to <prefix> through the TUN device (repeatable)
+  --crypto <backend>  who does the ESP arithmetic: auto (default: native when its addon is
+                      built, else node), native (the C fast path over Node's OpenSSL, a batch
+                      per call), node (node:crypto, a call per packet) or noble (pure JS)
   --offload emulated[:N]  offload to an emulated NIC (NDIS IPsec offload v2 shaped, real
                       crypto) with room for N SAs (default 1024), where a policy prefers offload
   --control <path>    control socket (default <state>/control.sock): JSON lines, e.g.
@@ -59,7 +78,7 @@ deleted (reason restart), and traffic negotiates afresh.
 SIGUSR2 prints a status line (JSON); SIGTERM or SIGINT stops cleanly (exit 0).`,
   options: {
     config: { type: 'string' }, store: { type: 'string' }, 'state-dir': { type: 'string' }, tun: { type: 'string', default: 'ipsec0' }, mtu: { type: 'string', default: '1400' },
-    listen: { type: 'string', default: '0.0.0.0' }, port: { type: 'string', default: '4500' }, 'ike-port': { type: 'string', default: '500' }, 'natt-keepalive': { type: 'string', default: '20' }, esp: { type: 'string', default: 'udp' }, route: { type: 'string', multiple: true, default: [] },
+    listen: { type: 'string', default: '0.0.0.0' }, port: { type: 'string', default: '4500' }, 'ike-port': { type: 'string', default: '500' }, 'natt-keepalive': { type: 'string', default: '20' }, esp: { type: 'string', default: 'udp' }, crypto: { type: 'string', default: 'auto' }, route: { type: 'string', multiple: true, default: [] },
     offload: { type: 'string' }, control: { type: 'string' }, kek: { type: 'string' }, metrics: { type: 'string' }, snmp: { type: 'string' }, 'snmp-address': { type: 'string' },
   },
   async run({ values }, io) {
@@ -82,6 +101,7 @@ SIGUSR2 prints a status line (JSON); SIGTERM or SIGINT stops cleanly (exit 0).`,
       const { emulatedNic } = await import('../../adapters/nic/emulatedNic.js');
       nic = emulatedNic({ name: 'nic0', capabilities: { saOffloadCapacity: m[1] === undefined ? 1024 : Number(m[1]) } });
     }
+    const crypto = cryptoBackendFrom(String(values.crypto), (line) => io.out(line));
     const store = parseStoreSpec(String(values.store));
     const stateDir = stateDirectory(store, values);
     const keys = values.kek ? await openKeyStore(join(stateDir, 'keys'), String(values.kek)) : undefined;
@@ -114,6 +134,7 @@ SIGUSR2 prints a status line (JSON); SIGTERM or SIGINT stops cleanly (exit 0).`,
       ...(metrics ? { metricsPort: metrics.port, ...(metrics.host ? { metricsHost: metrics.host } : {}) } : {}),
       ...(values.control ? { control: String(values.control) } : {}),
       ...(snmp ? { snmp } : {}),
+      crypto,
       log: (line) => io.out(line),
     });
     process.on('SIGUSR2', () => io.out(JSON.stringify({ event: 'status', ...running.status() })));

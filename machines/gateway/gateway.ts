@@ -436,6 +436,8 @@ export class Gateway {
     const ikeSaId = this.state(saId)?.ikeSaId;
     if (ikeSaId) this.sendIke(ikeSaId, { type: 'child.remove', saId });
     const live = this.#live.get(saId);
+    // Its OpenSSL contexts and keys (native back end) go now, not when the GC gets to them.
+    live?.sa?.transform.dispose();
     if (live) delete live.sa;
     const keyRef = this.state(saId)?.params?.keyRef;
     // A dead SA's keys are of no further use: shred them.

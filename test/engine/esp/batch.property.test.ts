@@ -7,6 +7,7 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../../engine/bytes.js';
+import { nativeCryptoStatus } from '../../../engine/crypto/nativeBackend.js';
 import type { CryptoBackendName, EspSuiteSpec } from '../../../engine/crypto/types.js';
 import { DropCounters } from '../../../engine/dropReasons.js';
 import { decapsulateBatch, SealQueue } from '../../../engine/esp/batch.js';
@@ -16,7 +17,7 @@ import { createEspSa, type EspSa, type EspSaConfig } from '../../../engine/esp/e
 import { standardIvSource } from '../../../engine/esp/ivSource.js';
 import { ALL_SUITES, innerPacket, keysFor, seededFill, V4_A, V4_B, V6_A, V6_B } from './fixtures.js';
 
-const BACKENDS: CryptoBackendName[] = ['node']; // TODO(lead): + 'native' once engine/crypto/nativeBackend.ts lands
+const BACKENDS: CryptoBackendName[] = nativeCryptoStatus().available ? ['node', 'native'] : ['node'];
 
 const arbSetup = fc.record({
   suite: fc.constantFrom(...ALL_SUITES),
