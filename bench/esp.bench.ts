@@ -1,17 +1,23 @@
 /**
  * ESP data-path benchmark (`npm run bench`). For each cipher and packet size it first checks
- * correctness (round trip, node = noble byte for byte), then measures, in the same run:
- *   - our encapsulate / decapsulate, node and noble back ends;
+ * correctness (round trip, node = noble = native byte for byte), then measures, in the same run:
+ *   - our encapsulate / decapsulate, node, noble and native back ends (native when its addon is
+ *     built: `npm run build:native`);
  *   - a bare node:crypto seal / open loop on the same bytes, no ESP framing;
  *   - `openssl speed` for the same cipher (the AEAD TLS-like sequence for GCM and ChaCha20;
  *     CBC + HMAC as the harmonic sum of `-evp aes-128-cbc` and `-hmac sha256`).
- * and prints ratios, never comparisons with constants. Flags: --quick (shorter cells),
- * --no-noble, --no-openssl.
+ * and prints ratios, never comparisons with constants. A second table measures the transform
+ * alone for AES-128-GCM (issue 10's goal: native seal and open ≥ 50 % of `openssl speed -aead`
+ * per core at 1400 B): `seal`/`open` one packet per call and `sealBatch`/`openBatch` 64 per call,
+ * node and native, against `openssl speed -aead` (encrypt) and `-aead -decrypt` on the same
+ * payload size. Flags: --quick (shorter cells), --no-noble, --no-native, --no-openssl.
  */
 import { createCipheriv, createDecipheriv, createHmac, createSecretKey, randomBytes } from 'node:crypto';
 import { toHex } from '../engine/bytes.js';
 import { ENCR, INTEG } from '../engine/crypto/transformIds.js';
-import type { CryptoBackendName, EspSuiteSpec } from '../engine/crypto/types.js';
+import { createEspTransform } from '../engine/crypto/espTransform.js';
+import { nativeCryptoStatus } from '../engine/crypto/nativeBackend.js';
+import type { CryptoBackendName, EspSuiteSpec, EspTransform } from '../engine/crypto/types.js';
 import { decapsulate } from '../engine/esp/decapsulate.js';
 import { encapsulate } from '../engine/esp/encapsulate.js';
 import { createEspSa, type EspSa, type EspSaConfig } from '../engine/esp/espSa.js';
@@ -24,6 +30,9 @@ const args = new Set(process.argv.slice(2));
 const BUDGET_MS = args.has('--quick') ? 120 : 300;
 const SIZES = [64, 1400, 8900];
 const fill = (b: Uint8Array) => void b.set(randomBytes(b.length));
+const nativeStatus = nativeCryptoStatus();
+const withNative = nativeStatus.available && !args.has('--no-native');
+const BACKENDS: CryptoBackendName[] = ['node', ...(args.has('--no-noble') ? [] : ['noble' as const]), ...(withNative ? ['native' as const] : [])];
 
 interface Cipher {
   label: string;
@@ -111,9 +120,9 @@ function config(c: Cipher, backend: CryptoBackendName, keys: EspSaConfig['keys']
   return { id: `${direction}-${backend}`, direction, spi: 0x4242, suite: c.suite, keys, backend, mode: 'tunnel', tunnel: { src: Uint8Array.of(192, 0, 2, 1), dst: Uint8Array.of(192, 0, 2, 2) } };
 }
 
-/** Round trip and node = noble, before anything is timed. */
+/** Round trip and node = noble = native, before anything is timed. */
 function verify(c: Cipher, keys: EspSaConfig['keys'], inner: Uint8Array): void {
-  const packets = (['node', 'noble'] as const).map((b) => {
+  const packets = (['node', 'noble', ...(withNative ? ['native' as const] : [])] as const).map((b) => {
     const out = createEspSa(config(c, b, keys, 'outbound'));
     const r = encapsulate(inner, out, standardIvSource((x) => x.fill(7)));
     if (!r.ok) throw new Error(`${c.label}: encapsulate dropped: ${r.reason}`);
@@ -122,7 +131,7 @@ function verify(c: Cipher, keys: EspSaConfig['keys'], inner: Uint8Array): void {
     if (!back.ok || toHex(back.packet) !== toHex(inner)) throw new Error(`${c.label} ${b}: round trip failed`);
     return toHex(r.packet);
   });
-  if (packets[0] !== packets[1]) throw new Error(`${c.label}: node and noble packets differ`);
+  if (packets.some((p) => p !== packets[0])) throw new Error(`${c.label}: the back ends' packets differ`);
 }
 
 /** Encapsulation and decapsulation of one back end, as `Timed` candidates. */
@@ -173,6 +182,7 @@ function opensslPps(c: Cipher, size: number): number | undefined {
 }
 
 console.log(`ipsec-es ESP benchmark · node ${process.version} · ${opensslVersion()} · ${BUDGET_MS} ms per cell`);
+console.log(nativeStatus.available ? `native back end: the addon over Node's ${nativeStatus.openssl}` : `native back end unavailable: ${nativeStatus.why}`);
 console.log('Sizes are inner IPv4 packets (tunnel mode); pps = packets per second; ratios are measured in this run.\n');
 const header = ['cipher', 'size', 'backend', 'encap pps', 'Gbit/s', 'decap pps', 'Gbit/s', 'bare seal', 'bare open', 'openssl', 'encap/bare', 'decap/bare', 'encap/openssl', 'bare/openssl'];
 const rows: string[][] = [header];
@@ -185,7 +195,7 @@ for (const c of CIPHERS) {
     verify(c, keys, inner);
     const bare = c.bare(keys.encKey, keys.integKey, size);
     const ossl = opensslPps(c, size);
-    const backends = args.has('--no-noble') ? (['node'] as const) : (['node', 'noble'] as const);
+    const backends = BACKENDS;
     const esp = backends.map((b) => espCandidates(c, b, keys, inner));
     // Seal side and open side, each interleaved with its bare reference; noble gets a shorter share.
     const seal = interleaved([looped(bare.seal), ...esp.map((e) => e.encap)], BUDGET_MS * (1 + backends.length));
@@ -204,3 +214,92 @@ for (const c of CIPHERS) {
 const widths = header.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
 for (const r of rows) console.log(r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '));
 console.log(`\nnode back end, worst over all ciphers and sizes: encapsulate ${worstEncap.toFixed(2)} × bare seal, decapsulate ${worstDecap.toFixed(2)} × bare open (goal ≥ 0.80: framing, padding, replay and lookups cost ≤ 20 %).`);
+
+// ---- The transform alone: AES-128-GCM seal/open, per packet and per batch, against openssl ----
+
+const BATCH = 64;
+
+/** `n` operations per call of `step` (a batch call seals `n` packets). */
+function loopedN(step: () => void, n: number): Timed {
+  for (let i = 0; i < 20; i++) step(); // warm-up
+  return {
+    slice(budgetMs) {
+      let ops = 0;
+      const start = process.hrtime.bigint();
+      const end = start + BigInt(Math.round(budgetMs * 1e6));
+      let now = start;
+      while (now < end) {
+        step();
+        ops += n;
+        now = process.hrtime.bigint();
+      }
+      return { ops, ns: Number(now - start) };
+    },
+  };
+}
+
+/** Seal one packet per call over 64 buffers in turn, or 64 per sealBatch call. */
+function sealCandidate(t: EspTransform, size: number, batch: boolean): Timed {
+  const bufs = Array.from({ length: BATCH }, () => randomBytes(16 + size + 16) as Uint8Array);
+  if (batch) return loopedN(() => t.sealBatch(bufs, BATCH, undefined), BATCH);
+  let i = 0;
+  return looped(() => t.seal(bufs[i++ & (BATCH - 1)]!, undefined));
+}
+
+/** Open a pool of sealed packets (copied back untimed each round), one per call or 64 per call. */
+function openCandidate(t: EspTransform, pool: readonly Uint8Array[], batch: boolean): Timed {
+  const copies = pool.map((p) => new Uint8Array(p.length));
+  const chunks = Array.from({ length: copies.length / BATCH }, (_, k) => copies.slice(k * BATCH, (k + 1) * BATCH));
+  const ok = new Uint8Array(BATCH);
+  return rounds(
+    () => copies.forEach((c, i) => c.set(pool[i]!)),
+    () => {
+      let n = 0;
+      if (batch) {
+        for (const chunk of chunks) {
+          t.openBatch(chunk, BATCH, undefined, ok);
+          for (let i = 0; i < BATCH; i++) n += ok[i]!;
+        }
+      } else {
+        for (const c of copies) if (t.open(c, undefined)) n++;
+      }
+      if (n !== copies.length) throw new Error(`AES-128-GCM ${t.backend}: ${copies.length - n} packets failed to open while timing`);
+      return n;
+    },
+  );
+}
+
+if (withNative) {
+  console.log(`\nAES-128-GCM transform alone (seal/open of an ESP packet with a SIZE-octet payload), one packet per call and ${BATCH} per call; openssl = \`openssl speed -aead\` (open: with -decrypt) on SIZE octets, this run.`);
+  const suite: EspSuiteSpec = { encr: ENCR.AES_GCM_16, encrKeyBits: 128, integ: INTEG.NONE };
+  const keys = { encKey: randomBytes(20) };
+  const node = createEspTransform(suite, keys, 'node');
+  const native = createEspTransform(suite, keys, 'native');
+  const theader = ['size', 'op', 'node', 'native', `native×${BATCH}`, 'openssl', 'node/openssl', 'native/openssl', `×${BATCH}/openssl`];
+  const trows: string[][] = [theader];
+  const goal: string[] = [];
+  for (const size of SIZES) {
+    // The pool: distinct packets, sealed by node so the native open is checked against it too.
+    const poolSize = Math.max(4, Math.min(64, Math.floor(4_000_000 / size / BATCH))) * BATCH;
+    const pool = Array.from({ length: poolSize }, () => {
+      const p = randomBytes(16 + size + 16) as Uint8Array;
+      node.seal(p, undefined);
+      return p;
+    });
+    const sealRates = interleaved([sealCandidate(node, size, false), sealCandidate(native, size, false), sealCandidate(native, size, true)], BUDGET_MS * 3);
+    const openRates = interleaved([openCandidate(node, pool, false), openCandidate(native, pool, false), openCandidate(native, pool, true)], BUDGET_MS * 3);
+    const osslPps = (extra: string[]) => {
+      if (args.has('--no-openssl')) return undefined;
+      const rate = opensslBytesPerSecond([...extra, '-aead', '-evp', 'aes-128-gcm'], size);
+      return rate === undefined ? undefined : rate / size;
+    };
+    for (const [op, rates, ossl] of [['seal', sealRates, osslPps([])], ['open', openRates, osslPps(['-decrypt'])]] as const) {
+      trows.push([String(size), op, fmt(rates[0]!), fmt(rates[1]!), fmt(rates[2]!), ossl ? fmt(ossl) : '-', ratio(rates[0], ossl), ratio(rates[1], ossl), ratio(rates[2], ossl)]);
+      if (size === 1400) goal.push(`${op} ${ratio(rates[1], ossl)} (×${BATCH}: ${ratio(rates[2], ossl)})`);
+    }
+  }
+  const tw = theader.map((_, i) => Math.max(...trows.map((r) => r[i]!.length)));
+  for (const r of trows) console.log(r.map((cell, i) => (i < 2 ? cell.padEnd(tw[i]!) : cell.padStart(tw[i]!))).join('  '));
+  console.log(`\nnative AES-128-GCM at 1400 B, × openssl per core: ${goal.join(', ')} (issue 10 goal ≥ 0.50, seal and open).`);
+  native.dispose();
+}

@@ -576,7 +576,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   sa_t *sa = calloc(1, sizeof *sa);
   if (sa == NULL) { napi_throw_error(env, NULL, "create: out of memory"); return NULL; }
   sa->encr = (int)encr;
-  memcpy(sa->salt, key + key_bits / 8, salt_len);
+  if (salt_len) memcpy(sa->salt, key + key_bits / 8, salt_len);
   if (combined) {
     sa->kind = encr == ENCR_AES_GMAC ? K_GMAC : K_AEAD;
     sa->iv_len = AEAD_IV;
