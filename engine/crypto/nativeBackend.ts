@@ -63,10 +63,16 @@ function load(): { addon: CryptoAddon | undefined; status: NativeCryptoStatus } 
   if (loaded !== undefined) return loaded;
   const here = dirname(fileURLToPath(import.meta.url));
   // engine/crypto in the source tree, dist/engine/crypto in the build.
-  const candidates = [process.env.IPSEC_ES_CRYPTO_ADDON, resolve(here, '../..', NATIVE_CRYPTO_ADDON_PATH), resolve(here, '../../..', NATIVE_CRYPTO_ADDON_PATH)];
-  const file = candidates.find((c): c is string => c !== undefined && c !== '' && existsSync(c));
+  // A file named by IPSEC_ES_CRYPTO_ADDON is the only candidate: a missing sanitizer build must
+  // not quietly become the normal one.
+  const named = process.env.IPSEC_ES_CRYPTO_ADDON;
+  const candidates = named ? [named] : [resolve(here, '../..', NATIVE_CRYPTO_ADDON_PATH), resolve(here, '../../..', NATIVE_CRYPTO_ADDON_PATH)];
+  const file = candidates.find((c) => existsSync(c));
   if (file === undefined) {
-    loaded = { addon: undefined, status: { available: false, why: `the addon is not built (${NATIVE_CRYPTO_ADDON_PATH}): run \`npm run build:native\`; it needs make, a C compiler, python3 and Node's headers (npm_config_nodedir, e.g. /usr)` } };
+    const why = named
+      ? `IPSEC_ES_CRYPTO_ADDON names ${named}, which does not exist`
+      : `the addon is not built (${NATIVE_CRYPTO_ADDON_PATH}): run \`npm run build:native\`; it needs make, a C compiler, python3 and Node's headers (npm_config_nodedir, e.g. /usr)`;
+    loaded = { addon: undefined, status: { available: false, why } };
     return loaded;
   }
   try {

@@ -173,6 +173,12 @@ describe(`the native back end's status`, () => {
   it('is reported without throwing, with a reason when missing', () => {
     const s = nativeCryptoStatus();
     if (s.available) expect(s.openssl).toMatch(/^OpenSSL 3/);
-    else expect(s.why).toMatch(/npm run build:native|did not load/);
+    else expect(s.why).toMatch(/npm run build:native|IPSEC_ES_CRYPTO_ADDON names/);
+  });
+
+  it.skipIf(status.available)('when missing: node is preferred, and asking for native names the fix', () => {
+    expect(preferredBackend()).toBe('node');
+    expect(() => backendNamed('native')).toThrow(/crypto back end 'native' is unavailable/);
+    expect(() => createEspTransform({ encr: ENCR.AES_GCM_16, encrKeyBits: 128, integ: INTEG.NONE }, { encKey: new Uint8Array(20) }, 'native')).toThrow(/unavailable/);
   });
 });
