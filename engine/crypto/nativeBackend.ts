@@ -154,6 +154,12 @@ export function createNativeEspTransform(suite: EspSuiteSpec, keys: EspKeys): (E
 /**
  * An SA's transform whose methods are the addon's C functions themselves (no JS frame between
  * the caller and C). `dispose()` frees the OpenSSL contexts now; otherwise the GC does.
+ *
+ * Errors are misuse only: `seal` throws a RangeError for a packet shorter than header + IV + ICV
+ * or a CBC payload that is not whole blocks (the node reference throws there too); a wrong type
+ * is a TypeError. In a batch, packets are handled in order, so a throw at element i comes after
+ * elements 0..i-1 were sealed (or opened, with `ok` then left unwritten). `open` never throws on
+ * content. Safe in worker threads (one addon instance per thread); one SA, one thread.
  */
 class NativeEspTransform implements EspTransform {
   readonly name: string;

@@ -1,9 +1,10 @@
 import { createHmac } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../../engine/bytes.js';
 import { backendNamed } from '../../../engine/crypto/backends.js';
 import { createEspTransform } from '../../../engine/crypto/espTransform.js';
-import { nativeCryptoStatus, preferredBackend } from '../../../engine/crypto/nativeBackend.js';
+import { NATIVE_CRYPTO_ADDON_PATH, nativeCryptoStatus, preferredBackend } from '../../../engine/crypto/nativeBackend.js';
 import { ENCR, INTEG } from '../../../engine/crypto/transformIds.js';
 import { hex, loadVectors } from '../../vectors/load.js';
 
@@ -152,6 +153,31 @@ describe.skipIf(!status.available)(`ESP transforms on published vectors, native 
     t.dispose();
     expect(() => t.open(new Uint8Array(64), undefined)).toThrow(/after destroy/);
     expect(() => t.seal(new Uint8Array(64), undefined)).toThrow(/after destroy/);
+  });
+
+  it('loads in worker threads too (one instance per thread), and they seal the same bytes', async () => {
+    const file = process.env.IPSEC_ES_CRYPTO_ADDON || new URL(`../../../${NATIVE_CRYPTO_ADDON_PATH}`, import.meta.url).pathname;
+    const code = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const sa = require(workerData.file).create(20, 128, new Uint8Array(20).fill(9), 0, undefined);
+      const esp = new Uint8Array(64).fill(1);
+      sa.seal(esp, 5);
+      const copy = esp.slice();
+      parentPort.postMessage({ sealed: Buffer.from(esp).toString('hex'), opened: sa.open(copy, 5) });`;
+    const results = await Promise.all(
+      [0, 1].map(
+        () =>
+          new Promise<{ sealed: string; opened: boolean }>((resolve, reject) => {
+            const w = new Worker(code, { eval: true, workerData: { file } });
+            w.once('message', (m) => void w.terminate().then(() => resolve(m)));
+            w.once('error', reject);
+          }),
+      ),
+    );
+    const t = createEspTransform({ encr: ENCR.AES_GCM_16, encrKeyBits: 128, integ: INTEG.NONE }, { encKey: new Uint8Array(20).fill(9) }, 'node');
+    const esp = new Uint8Array(64).fill(1);
+    t.seal(esp, 5);
+    for (const r of results) expect(r).toEqual({ sealed: toHex(esp), opened: true });
   });
 
   it('misuse throws and names the argument; content never does', () => {
