@@ -17,7 +17,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { newKeys, startGateway, type GatewayProcess } from '../test/e2e/gateways.js';
-import { ADDR, createTopology, e2eUnavailable, type Topology } from '../test/e2e/topology.js';
+import { ADDR, createTopology, e2eUnavailable, lockE2e, type Topology } from '../test/e2e/topology.js';
 
 const SECS = Number(process.env.IPERF_SECS ?? (process.argv.includes('--quick') ? 3 : 6));
 const ROUNDS = Number(process.env.ROUNDS ?? (process.argv.includes('--quick') ? 2 : 3));
@@ -99,12 +99,14 @@ if (why) {
 console.log(`\nipsec-es tunnel benchmark · iperf3 ${SECS} s per cell · ${ROUNDS} rounds, cells alternating · suite AES-128-GCM, ESP in UDP 4500`);
 const topologies: Topology[] = [];
 const gateways: GatewayProcess[] = [];
+// The machine-wide e2e/bench lock for the whole run: nothing else measures meanwhile.
+const unlock = await lockE2e();
 try {
   execFileSync(HARNESS, ['clean'], { stdio: 'ignore' });
   execFileSync(HARNESS, ['basic'], { stdio: 'ignore', env: { ...process.env, KEEP: '1' }, timeout: 120_000 });
   /** Our two gateways in a topology of their own, with these crypto flags. */
-  const ours = async (crypto: 'native' | 'node', exclusive: boolean) => {
-    const t = await createTopology({ exclusive });
+  const ours = async (crypto: 'native' | 'node') => {
+    const t = await createTopology({ exclusive: false });
     topologies.push(t);
     const keys = newKeys();
     const pair = await Promise.all([startGateway(t, 'a', keys, undefined, undefined, { args: ['--crypto', crypto] }), startGateway(t, 'b', keys, undefined, undefined, { args: ['--crypto', crypto] })]);
@@ -112,8 +114,8 @@ try {
     const running = pair[0].lines.find((l) => l.event === 'started') as { crypto?: string } | undefined;
     return { t, crypto: running?.crypto ?? crypto };
   };
-  const fast = await ours('native', true);
-  const slow = await ours('node', false);
+  const fast = await ours('native');
+  const slow = await ours('node');
   const plain = await createTopology({ exclusive: false });
   topologies.push(plain);
   plain.exec(plain.ns.gwA, ['ip', 'route', 'add', ADDR.lanB, 'via', ADDR.gwBWan]);
@@ -160,4 +162,5 @@ try {
   } catch {
     /* already clean */
   }
+  unlock();
 }

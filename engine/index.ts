@@ -16,6 +16,7 @@ export { createIntegrity } from './crypto/integrity.js';
 export { backendNamed } from './crypto/backends.js';
 export { nodeBackend } from './crypto/nodeBackend.js';
 export { nobleBackend } from './crypto/nobleBackend.js';
+export { nativeCryptoStatus, preferredBackend, type NativeCryptoStatus } from './crypto/nativeBackend.js';
 
 export * from './sa/types.js';
 export { SequenceCounter } from './sa/sequenceCounter.js';
@@ -25,6 +26,7 @@ export * from './esp/espSa.js';
 export * from './esp/ivSource.js';
 export * from './esp/encapsulate.js';
 export * from './esp/decapsulate.js';
+export { SealQueue, decapsulateBatch } from './esp/batch.js';
 
 export * from './packet/ipProtocol.js';
 export * from './packet/checksum.js';

@@ -52,9 +52,10 @@ Options:
                       --listen's family (RFC 4303, no NAT traversal; needs CAP_NET_RAW; the
                       policy file's SAs must have no <encapsulation-type>)
   --route <prefix>    add a route to <prefix> through the TUN device (repeatable)
-  --crypto <backend>  who does the ESP arithmetic: auto (default: native when its addon is
-                      built, else node), native (the C fast path over Node's OpenSSL, a batch
-                      per call), node (node:crypto, a call per packet) or noble (pure JS)
+  --crypto <backend>  who does the ESP arithmetic: auto (native when its addon is built, else
+                      node), native (the C fast path over Node's OpenSSL, a batch per call),
+                      node (node:crypto, a call per packet) or noble (pure JS); default
+                      $IPSEC_ES_CRYPTO, else auto
   --offload emulated[:N]  offload to an emulated NIC (NDIS IPsec offload v2 shaped, real
                       crypto) with room for N SAs (default 1024), where a policy prefers offload
   --control <path>    control socket (default <state>/control.sock): JSON lines, e.g.
@@ -78,7 +79,7 @@ deleted (reason restart), and traffic negotiates afresh.
 SIGUSR2 prints a status line (JSON); SIGTERM or SIGINT stops cleanly (exit 0).`,
   options: {
     config: { type: 'string' }, store: { type: 'string' }, 'state-dir': { type: 'string' }, tun: { type: 'string', default: 'ipsec0' }, mtu: { type: 'string', default: '1400' },
-    listen: { type: 'string', default: '0.0.0.0' }, port: { type: 'string', default: '4500' }, 'ike-port': { type: 'string', default: '500' }, 'natt-keepalive': { type: 'string', default: '20' }, esp: { type: 'string', default: 'udp' }, crypto: { type: 'string', default: 'auto' }, route: { type: 'string', multiple: true, default: [] },
+    listen: { type: 'string', default: '0.0.0.0' }, port: { type: 'string', default: '4500' }, 'ike-port': { type: 'string', default: '500' }, 'natt-keepalive': { type: 'string', default: '20' }, esp: { type: 'string', default: 'udp' }, crypto: { type: 'string' }, route: { type: 'string', multiple: true, default: [] },
     offload: { type: 'string' }, control: { type: 'string' }, kek: { type: 'string' }, metrics: { type: 'string' }, snmp: { type: 'string' }, 'snmp-address': { type: 'string' },
   },
   async run({ values }, io) {
@@ -101,7 +102,7 @@ SIGUSR2 prints a status line (JSON); SIGTERM or SIGINT stops cleanly (exit 0).`,
       const { emulatedNic } = await import('../../adapters/nic/emulatedNic.js');
       nic = emulatedNic({ name: 'nic0', capabilities: { saOffloadCapacity: m[1] === undefined ? 1024 : Number(m[1]) } });
     }
-    const crypto = cryptoBackendFrom(String(values.crypto), (line) => io.out(line));
+    const crypto = cryptoBackendFrom(String(values.crypto ?? process.env.IPSEC_ES_CRYPTO ?? 'auto'), (line) => io.out(line));
     const store = parseStoreSpec(String(values.store));
     const stateDir = stateDirectory(store, values);
     const keys = values.kek ? await openKeyStore(join(stateDir, 'keys'), String(values.kek)) : undefined;

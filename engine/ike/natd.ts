@@ -39,7 +39,8 @@ export function natDetectionHash(spis: NatdSpis, endpoint: Endpoint, backend: Cr
   requireUint(endpoint.port, 0xffff, 'endpoint.port');
   const input = concatBytes([spis.spiI, spis.spiR, endpoint.address, uintBytes(endpoint.port, 2)]);
   if (backend === 'noble') return sha1(input);
-  if (backend !== 'node') throw new RangeError(`backend: must be 'node' or 'noble', got ${String(backend)}`);
+  // 'native' runs ESP in C; everything else of it is node:crypto's.
+  if (backend !== 'node' && backend !== 'native') throw new RangeError(`backend: must be 'node', 'native' or 'noble', got ${String(backend)}`);
   return new Uint8Array(createHash('sha1').update(input).digest());
 }
 
