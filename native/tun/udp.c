@@ -14,6 +14,12 @@
  * drops(socket) -> datagrams the kernel dropped on this socket (SO_MEMINFO, SK_MEMINFO_DROPS).
  * close(socket, onClosed(errno))
  *
+ * Runs of datagrams to one destination with one size (the last of a run may be shorter) go as
+ * one UDP GSO message (UDP_SEGMENT, Linux >= 4.18): the stack is walked once per run, not per
+ * datagram, and the datagrams on the wire are the same. A kernel or device that refuses it
+ * (EIO, EINVAL, ENOPROTOOPT) turns it off for the socket and the run goes datagram by
+ * datagram; IPSEC_ES_UDP_GSO=0 turns it off from the start.
+ *
  * EAGAIN on send (the send buffer is full) is not retried: the datagram and the rest of that
  * send() call get errno EAGAIN, which the JS side counts as send errors. UDP may lose datagrams
  * anyway; a writable-wait queue would add latency and unbounded memory to the gateway's hot path.
@@ -29,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -37,6 +44,10 @@
 #define UDP_SLOT 65536 /* the largest UDP payload (65527 over IPv6 without jumbograms) fits */
 #define UDP_SEND_CHUNK 256
 #define META_INTS 8
+/* UDP GSO: at most this many segments per message (the kernel's UDP_MAX_SEGMENTS is 64 on
+ * older kernels, 128 on newer) and this many payload octets (under IPv4's 65507). */
+#define GSO_MAX_SEGMENTS 64
+#define GSO_MAX_BYTES 65000
 
 typedef struct {
   napi_env env;
@@ -57,6 +68,12 @@ typedef struct {
   struct iovec siov[UDP_SEND_CHUNK];
   struct sockaddr_in6 saddr[UDP_SEND_CHUNK];
   uint32_t sidx[UDP_SEND_CHUNK];
+  socklen_t salen[UDP_SEND_CHUNK];
+  /* the same chunk grouped into GSO runs: message g covers datagrams gfirst[g] .. + gcount[g] */
+  struct mmsghdr gmsgs[UDP_SEND_CHUNK];
+  uint32_t gfirst[UDP_SEND_CHUNK], gcount[UDP_SEND_CHUNK];
+  char gctl[UDP_SEND_CHUNK][CMSG_SPACE(sizeof(uint16_t))];
+  int gso; /* 1 while UDP GSO works on this socket */
 } udp_t;
 
 #define CHECK(call) do { if ((call) != napi_ok) return NULL; } while (0)
@@ -288,6 +305,7 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
   if (u == NULL) { close(fd); return udp_throw_errno(env, "calloc", ENOMEM); }
   u->env = env;
   u->fd = fd;
+  { const char *g = getenv("IPSEC_ES_UDP_GSO"); u->gso = !(g && strcmp(g, "0") == 0); }
   u->family = family;
   u->poll.data = u;
   int rc = uv_poll_init(loop, &u->poll, fd);
@@ -433,28 +451,90 @@ static napi_value udp_send(napi_env env, napi_callback_info info) {
       memset(&u->smsgs[k], 0, sizeof u->smsgs[k]);
       u->smsgs[k].msg_hdr.msg_name = &u->saddr[k];
       u->smsgs[k].msg_hdr.msg_namelen = salen;
+      u->salen[k] = salen;
       u->smsgs[k].msg_hdr.msg_iov = &u->siov[k];
       u->smsgs[k].msg_hdr.msg_iovlen = 1;
       u->sidx[k] = i;
       k++;
     }
+    /* Group the chunk into GSO runs (one message each), or one message per datagram. */
+    uint32_t groups = 0;
+    for (uint32_t j = 0; j < k;) {
+      uint32_t n = 1;
+      size_t seg = u->siov[j].iov_len, total = seg;
+      if (u->gso && seg > 0) {
+        while (j + n < k && n < GSO_MAX_SEGMENTS && u->salen[j + n] == u->salen[j] &&
+               memcmp(&u->saddr[j + n], &u->saddr[j], u->salen[j]) == 0 &&
+               u->siov[j + n].iov_len <= seg && u->siov[j + n].iov_len > 0 && total + u->siov[j + n].iov_len <= GSO_MAX_BYTES) {
+          total += u->siov[j + n].iov_len;
+          n++;
+          if (u->siov[j + n - 1].iov_len < seg) break; /* a shorter one ends the run */
+        }
+      }
+      struct msghdr *m = &u->gmsgs[groups].msg_hdr;
+      memset(&u->gmsgs[groups], 0, sizeof u->gmsgs[groups]);
+      m->msg_name = &u->saddr[j];
+      m->msg_namelen = u->salen[j];
+      m->msg_iov = &u->siov[j];
+      m->msg_iovlen = n;
+      if (n > 1) {
+        /* udp(7) UDP_SEGMENT: the payload is cut into datagrams of `seg` octets. */
+        m->msg_control = u->gctl[groups];
+        m->msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+        struct cmsghdr *c = CMSG_FIRSTHDR(m);
+        c->cmsg_level = SOL_UDP;
+        c->cmsg_type = UDP_SEGMENT;
+        c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        uint16_t s16 = (uint16_t)seg;
+        memcpy(CMSG_DATA(c), &s16, sizeof s16);
+      }
+      u->gfirst[groups] = j;
+      u->gcount[groups] = n;
+      groups++;
+      j += n;
+    }
     uint32_t off = 0;
-    while (off < k && !again) {
+    while (off < groups && !again) {
       /* sendmmsg(2): sends vlen messages in one call, returns how many went; an error is
        * returned (-1, errno) only when the first message fails, so that one gets the errno and
        * the call goes on from the next. */
-      int r = sendmmsg(u->fd, u->smsgs + off, k - off, MSG_DONTWAIT);
+      int r = sendmmsg(u->fd, u->gmsgs + off, groups - off, MSG_DONTWAIT);
       if (r < 0) {
         if (errno == EINTR) continue;
         int e = errno;
+        uint32_t first = u->gfirst[off], n = u->gcount[off];
+        if (n > 1 && (e == EIO || e == EINVAL || e == ENOPROTOOPT || e == EOPNOTSUPP)) {
+          /* No GSO here (a device without checksum offload, an old kernel): off for good, and
+           * this run goes again one datagram per message. */
+          u->gso = 0;
+          for (uint32_t d = 0; d < n; d++) {
+            if (again) { errnos[u->sidx[first + d]] = EAGAIN; continue; }
+            struct mmsghdr one;
+            memset(&one, 0, sizeof one);
+            one.msg_hdr.msg_name = &u->saddr[first + d];
+            one.msg_hdr.msg_namelen = u->salen[first + d];
+            one.msg_hdr.msg_iov = &u->siov[first + d];
+            one.msg_hdr.msg_iovlen = 1;
+            int r1;
+            do r1 = sendmmsg(u->fd, &one, 1, MSG_DONTWAIT); while (r1 < 0 && errno == EINTR);
+            if (r1 == 1) { sent++; continue; }
+            int e1 = errno;
+            if (e1 == EAGAIN || e1 == EWOULDBLOCK) { e1 = EAGAIN; again = 1; }
+            errnos[u->sidx[first + d]] = e1;
+          }
+          off++;
+          continue;
+        }
         if (e == EAGAIN || e == EWOULDBLOCK) { e = EAGAIN; again = 1; }
-        errnos[u->sidx[off++]] = e;
+        for (uint32_t d = 0; d < n; d++) errnos[u->sidx[first + d]] = e;
+        off++;
         continue;
       }
-      sent += (uint32_t)r;
+      for (int g = 0; g < r; g++) sent += u->gcount[off + (uint32_t)g];
       off += (uint32_t)r;
     }
-    for (; off < k; off++) errnos[u->sidx[off]] = EAGAIN; /* the send buffer is full: dropped */
+    /* the send buffer is full: the rest is dropped */
+    for (; off < groups; off++) for (uint32_t d = 0; d < u->gcount[off]; d++) errnos[u->sidx[u->gfirst[off] + d]] = EAGAIN;
   }
   CHECK(napi_create_uint32(env, sent, &out));
   return out;
