@@ -116,6 +116,30 @@ describe('nativeUdpBind: what the contract does not cover', () => {
     expect(b.counters.receiveBatches).toBe(1);
   });
 
+  for (const gso of ['on', 'off'] as const) {
+    it.skipIf(unavailable !== undefined)(`runs of one size to one destination (UDP GSO ${gso}) arrive as the datagrams they were, in order${skipped(unavailable)}`, async () => {
+      // The sender's socket reads IPSEC_ES_UDP_GSO when it opens.
+      if (gso === 'off') process.env.IPSEC_ES_UDP_GSO = '0';
+      const a = await open({ address: '127.0.0.1', port: 0 }).finally(() => delete process.env.IPSEC_ES_UDP_GSO);
+      const b = await open({ address: '127.0.0.1', port: 0 });
+      const c = await open({ address: '127.0.0.1', port: 0 });
+      const at = { b: collect(b), c: collect(c) };
+      // Runs, a shorter one ending a run, a longer one starting a new one, another destination
+      // in between, a run of 70 (more than one GSO message), an empty datagram.
+      const plan: Array<[bind: 'b' | 'c', size: number]> = [
+        ...Array.from({ length: 5 }, () => ['b', 1400] as ['b', number]), ['b', 600], ['b', 1400], ['c', 1400], ['c', 1400], ['b', 1400],
+        ['b', 1000], ['b', 1200], ...Array.from({ length: 70 }, () => ['b', 64] as ['b', number]), ['b', 0], ['c', 9000], ['c', 9000], ['c', 100],
+      ];
+      const datagrams = plan.map(([to, size], i) => ({ data: bytes(size, i), address: '127.0.0.1', port: (to === 'b' ? b : c).localPort }));
+      a.send(datagrams);
+      expect(a.counters.sent).toBe(plan.length);
+      const want = (to: 'b' | 'c') => datagrams.filter((_, i) => plan[i]![0] === to).map((d) => Array.from(d.data));
+      await until(() => at.b.length === want('b').length && at.c.length === want('c').length, 'every datagram');
+      expect(at.b.map((d) => Array.from(d.data))).toEqual(want('b'));
+      expect(at.c.map((d) => Array.from(d.data))).toEqual(want('c'));
+    });
+  }
+
   it.skipIf(unavailable !== undefined)(`4 MiB buffers by default, granted sizes reported; 'system' leaves the kernel's${skipped(unavailable)}`, async () => {
     const b = await open({ address: '127.0.0.1', port: 0 });
     expect(b.buffers.recv.requested).toBe(DEFAULT_SOCKET_BUFFER);
