@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nativeCryptoStatus } from '../../engine/crypto/nativeBackend.js';
 import { e2eSkipReason, newKeys, startGateway, type GatewayProcess } from './gateways.js';
 import { ADDR, createTopology, listening, startCapture, type Topology } from './topology.js';
 
@@ -27,6 +28,11 @@ describe.skipIf(why !== undefined)(`two gateways in network namespaces${why ? ` 
       t?.destroy();
     }
   }, 20_000);
+
+  it('runs the crypto back end asked for: $IPSEC_ES_CRYPTO (CI runs these tests with node too), else native when built', () => {
+    const expected = process.env.IPSEC_ES_CRYPTO ?? (nativeCryptoStatus().available ? 'native' : 'node');
+    for (const g of [a, b]) expect(g.lines.find((l) => l.event === 'started')?.crypto).toBe(expected);
+  });
 
   it('ping both ways, 0 % loss, and the WAN carries only ESP in UDP 4500', async () => {
     const capture = await startCapture(t, t.ns.gwA, ['-i', 'wan0', '-nn', '-l', '-U', '-c', '40', 'not', 'arp']);
