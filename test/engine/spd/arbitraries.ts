@@ -152,8 +152,8 @@ export function selector(mode: FamilyMode): fc.Arbitrary<Selector> {
   );
 }
 
-/** 1..maxRules valid policies with unique ids `p0`, `p1`, ..., priorities with many ties. */
-export function ruleSet(mode: FamilyMode, maxRules = 300): fc.Arbitrary<Policy[]> {
+/** minRules..maxRules valid policies with unique ids `p0`, `p1`, ..., priorities with many ties. */
+export function ruleSet(mode: FamilyMode, maxRules = 300, minRules = 1): fc.Arbitrary<Policy[]> {
   const policyArb = fc.record({
     priority: fc.integer({ min: 0, max: 25 }),
     direction: fc.constantFrom('outbound' as const, 'inbound' as const),
@@ -161,7 +161,7 @@ export function ruleSet(mode: FamilyMode, maxRules = 300): fc.Arbitrary<Policy[]
     selectors: fc.array(selector(mode), { minLength: 1, maxLength: 3 }),
   });
   // An explicit length: fc.array alone favours short arrays.
-  const sized = fc.integer({ min: 1, max: maxRules }).chain((n) => fc.array(policyArb, { minLength: n, maxLength: n }));
+  const sized = fc.integer({ min: minRules, max: maxRules }).chain((n) => fc.array(policyArb, { minLength: n, maxLength: n }));
   return sized.map((ps) =>
     ps.map((p, i): Policy => ({ id: `p${i}`, ...p, ...(p.action === 'protect' ? { protect: ESP_TRANSPORT } : {}) })),
   );

@@ -41,14 +41,19 @@ export function refSelectorMatches(s: Selector, f: SelectorFields): boolean {
   return !m || valueIn(m.kind, m.kind === 'range' ? m.from : 0, m.kind === 'range' ? m.to : 0, f.mhType);
 }
 
-/** The first policy of `direction` matching `f`, scanning all in order; undefined if none. */
-export function refFirstMatch(policies: readonly Policy[], direction: PolicyDirection, f: SelectorFields): Policy | undefined {
+/** A scan over the policies of `direction` in (priority, insertion) order, sorted once. */
+export function refScanner(policies: readonly Policy[], direction: PolicyDirection): (f: SelectorFields) => Policy | undefined {
   const ordered = policies
     .map((p, seq) => ({ p, seq }))
     .filter(({ p }) => p.direction === direction)
-    .sort((a, b) => a.p.priority - b.p.priority || a.seq - b.seq);
-  for (const { p } of ordered) if (p.selectors.some((s) => refSelectorMatches(s, f))) return p;
-  return undefined;
+    .sort((a, b) => a.p.priority - b.p.priority || a.seq - b.seq)
+    .map(({ p }) => p);
+  return (f) => ordered.find((p) => p.selectors.some((s) => refSelectorMatches(s, f)));
+}
+
+/** The first policy of `direction` matching `f`, scanning all in order; undefined if none. */
+export function refFirstMatch(policies: readonly Policy[], direction: PolicyDirection, f: SelectorFields): Policy | undefined {
+  return refScanner(policies, direction)(f);
 }
 
 /** Outbound: the policy's action, or the default. */
