@@ -220,29 +220,10 @@ if (rows.length > 1) console.log(`\nnode back end, worst over all ciphers and si
 
 const BATCH = 64;
 
-/** `n` operations per call of `step` (a batch call seals `n` packets). */
-function loopedN(step: () => void, n: number): Timed {
-  for (let i = 0; i < 20; i++) step(); // warm-up
-  return {
-    slice(budgetMs) {
-      let ops = 0;
-      const start = process.hrtime.bigint();
-      const end = start + BigInt(Math.round(budgetMs * 1e6));
-      let now = start;
-      while (now < end) {
-        step();
-        ops += n;
-        now = process.hrtime.bigint();
-      }
-      return { ops, ns: Number(now - start) };
-    },
-  };
-}
-
 /** Seal one packet per call over 64 buffers in turn, or 64 per sealBatch call. */
 function sealCandidate(t: EspTransform, size: number, batch: boolean): Timed {
   const bufs = Array.from({ length: BATCH }, () => randomBytes(16 + size + 16) as Uint8Array);
-  if (batch) return loopedN(() => t.sealBatch(bufs, BATCH, undefined), BATCH);
+  if (batch) return looped(() => t.sealBatch(bufs, BATCH, undefined), BATCH);
   let i = 0;
   return looped(() => t.seal(bufs[i++ & (BATCH - 1)]!, undefined));
 }
