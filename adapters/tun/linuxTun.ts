@@ -3,8 +3,10 @@
  * native/tun/tun.c (Node cannot issue TUNSETIFF by itself). The addon opens /dev/net/tun
  * non-blocking and waits on it with libuv's uv_poll (epoll): one wake-up reads up to
  * `batchSize` packets into a slab this object owns and hands them up in one call; idle, nothing
- * runs. Writes are one write(2) per packet, in a loop in C (issue 10 may batch them further
- * behind the same `write(packets)`).
+ * runs. Writes are one N-API call per batch: the device has IFF_VNET_HDR, and runs of packets of
+ * one IPv4 TCP or UDP flow that the kernel's segmentation gives back byte for byte go down as one
+ * GSO write (native/tun/coalesce.c; `stats().gso` counts them), the rest one write(2) each.
+ * IPSEC_ES_TUN_GSO=0 opens the device without IFF_VNET_HDR.
  *
  * Set-up: the MTU and IFF_UP are set by the addon (interface ioctls); addresses and routes go
  * through iproute2 (`ip address add CIDR dev NAME`, `ip route add PREFIX dev NAME`, run with
@@ -66,6 +68,8 @@ interface TunAddon {
   start(device: Handle, slab: Uint8Array, slotBytes: number, lengths: Int32Array, maxBatch: number, onWake: (count: number, errno: number) => void): void;
   stop(device: Handle): void;
   write(device: Handle, packets: readonly Uint8Array[], errnos: Int32Array): number;
+  /** [GSO writes, packets in them, 1 when the device has IFF_VNET_HDR]. */
+  gsoStats(device: Handle): [number, number, number];
   close(device: Handle, onClosed: (errno: number) => void): void;
 }
 type AddonError = Error & { errno?: number; syscall?: string };
@@ -203,7 +207,10 @@ class LinuxTun implements TunDevice {
   }
 
   stats(): TunStats {
-    return snapshotTunStats(this.#stats);
+    const s = snapshotTunStats(this.#stats);
+    if (this.#closing) return s;
+    const [writes, packets, vnet] = this.#addon.gsoStats(this.#handle);
+    return vnet ? { ...s, gso: { writes, packets } } : s;
   }
 
   close(): Promise<void> {

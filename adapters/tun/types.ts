@@ -57,6 +57,11 @@ export interface TunStats {
   drops: Record<TunDropReason, number>;
   /** The last write the kernel refused, as `EINVAL (Invalid argument)`; undefined if none. */
   lastDeviceError?: string;
+  /**
+   * The real device only: writes that carried a run of packets as one GSO packet (IFF_VNET_HDR,
+   * native/tun/coalesce.c), and the packets in them (of `txPackets`).
+   */
+  gso?: { writes: number; packets: number };
 }
 
 /**

@@ -5,6 +5,7 @@
  * start(device, slab, slotBytes, lengths, maxBatch, onWake(count, errno))
  * stop(device)
  * write(device, packets, errnos)      -> packets written (errnos: in -1 = skip, out 0 | errno)
+ * gsoStats(device)                     -> [gsoWrites, gsoPackets, vnetHdr 0 | 1]
  * close(device, onClosed(errno))
  *
  * The fd is non-blocking and watched with uv_poll (epoll, level-triggered): one wake-up reads
@@ -25,7 +26,11 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <sys/uio.h>
 #include <uv.h>
+#include "coalesce.h"
+
+#define VNET_HDR 10 /* sizeof(struct virtio_net_hdr): the TUNSETVNETHDRSZ default */
 
 typedef struct {
   napi_env env;
@@ -40,6 +45,9 @@ typedef struct {
   napi_ref on_wake, slab_ref, lengths_ref, on_closed;
   napi_async_context actx;
   napi_async_cleanup_hook_handle cleanup;
+  int vnet;    /* IFF_VNET_HDR: every read and write carries a virtio_net_hdr first */
+  int gso_ok;  /* GSO writes accepted so far */
+  coalesce_stats_t gso;
 } tun_t;
 
 #define CHECK(call) do { if ((call) != napi_ok) return NULL; } while (0)
@@ -105,7 +113,16 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   while (!err && n < t->max_batch) {
     /* A packet longer than the slot is cut, but read(2) still returns its full length
      * (tun_put_user returns the skb length), so lengths[i] > slot marks a truncated read. */
-    ssize_t r = read(t->fd, t->slab + (size_t)n * t->slot, t->slot);
+    ssize_t r;
+    if (t->vnet) {
+      /* The header first (no offloads are enabled, so it asks for nothing), the packet into the slot. */
+      uint8_t hdr[VNET_HDR];
+      struct iovec iov[2] = {{hdr, sizeof hdr}, {t->slab + (size_t)n * t->slot, t->slot}};
+      r = readv(t->fd, iov, 2);
+      if (r >= 0) r = r < VNET_HDR ? 0 : r - VNET_HDR;
+    } else {
+      r = read(t->fd, t->slab + (size_t)n * t->slot, t->slot);
+    }
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
@@ -183,9 +200,27 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
    * name lets the kernel pick tun%d. Needs CAP_NET_ADMIN. */
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  /* IFF_VNET_HDR (tuntap.rst; include/uapi/linux/virtio_net.h): a virtio_net_hdr before each
+   * packet, so that a write can be a GSO packet (native/tun/coalesce.c). No TUNSETOFFLOAD:
+   * what we read stays whole, checksummed packets. IPSEC_ES_TUN_GSO=0 leaves it off. */
+  const char *g = getenv("IPSEC_ES_TUN_GSO");
+  int vnet = !(g && strcmp(g, "0") == 0);
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
   snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
-  if (ioctl(fd, TUNSETIFF, &ifr) < 0) { int e = errno; close(fd); return throw_errno(env, "ioctl(TUNSETIFF)", e); }
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int e = errno;
+    if (vnet) {
+      /* A persistent interface that exists without it (EINVAL): attach to it as it is. */
+      vnet = 0;
+      ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+      e = ioctl(fd, TUNSETIFF, &ifr) < 0 ? errno : 0;
+    }
+    if (e) { close(fd); return throw_errno(env, "ioctl(TUNSETIFF)", e); }
+  }
+  if (vnet) {
+    int size = VNET_HDR;
+    if (ioctl(fd, TUNSETVNETHDRSZ, &size) < 0) { int e = errno; close(fd); return throw_errno(env, "ioctl(TUNSETVNETHDRSZ)", e); }
+  }
 
   /* MTU and IFF_UP are interface ioctls (netdevice(7)) on any socket of this namespace. */
   const char *op = "socket";
@@ -209,6 +244,8 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
   if (t == NULL) { close(fd); return throw_errno(env, "calloc", ENOMEM); }
   t->env = env;
   t->fd = fd;
+  t->vnet = vnet;
+  t->gso_ok = vnet;
   t->poll.data = t;
   int rc = uv_poll_init(loop, &t->poll, fd); /* initialised now, started by start() */
   if (rc < 0) { close(fd); free(t); return throw_errno(env, "uv_poll_init", -rc); }
@@ -274,8 +311,9 @@ static napi_value tun_stop(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* One write(2) per packet for now (tuntap.rst: each write is one packet); a batched form
- * (IFF_VNET_HDR + GSO, or io_uring) can replace this loop without changing the JS side. */
+/* One N-API call per batch; with IFF_VNET_HDR, runs that re-segment exactly go as one GSO
+ * write (coalesce.c), the rest one write(2) each (tuntap.rst: each write is one packet). */
+#define WRITE_CHUNK 256
 static napi_value tun_write(napi_env env, napi_callback_info info) {
   size_t argc = 3, len;
   napi_value argv[3], packet, out;
@@ -283,6 +321,8 @@ static napi_value tun_write(napi_env env, napi_callback_info info) {
   uint32_t count, written = 0;
   int32_t *errnos;
   void *data;
+  const uint8_t *pkts[WRITE_CHUNK];
+  size_t lens[WRITE_CHUNK];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   tun_t *t = device_arg(env, argv[0]);
   if (t == NULL) return NULL;
@@ -292,17 +332,47 @@ static napi_value tun_write(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "errnos: must be an Int32Array of packets.length");
     return NULL;
   }
-  for (uint32_t i = 0; i < count; i++) {
-    if (errnos[i] != 0) continue; /* refused by the caller's check */
-    CHECK(napi_get_element(env, argv[1], i, &packet));
-    CHECK(napi_get_typedarray_info(env, packet, &type, &len, &data, NULL, NULL));
-    ssize_t r;
-    do r = write(t->fd, data, len); while (r < 0 && errno == EINTR);
-    if (r < 0) errnos[i] = errno;
-    else if ((size_t)r != len) errnos[i] = EIO;
-    else written++;
+  for (uint32_t base = 0; base < count; base += WRITE_CHUNK) {
+    uint32_t n = count - base < WRITE_CHUNK ? count - base : WRITE_CHUNK;
+    for (uint32_t i = 0; i < n; i++) {
+      pkts[i] = NULL;
+      lens[i] = 0;
+      if (errnos[base + i] != 0) continue; /* refused by the caller's check */
+      CHECK(napi_get_element(env, argv[1], base + i, &packet));
+      CHECK(napi_get_typedarray_info(env, packet, &type, &len, &data, NULL, NULL));
+      pkts[i] = data;
+      lens[i] = len;
+    }
+    if (t->vnet) {
+      written += coalesce_write(t->fd, pkts, lens, errnos + base, n, &t->gso_ok, &t->gso);
+      continue;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+      if (errnos[base + i] != 0) continue;
+      ssize_t r;
+      do r = write(t->fd, pkts[i], lens[i]); while (r < 0 && errno == EINTR);
+      if (r < 0) errnos[base + i] = errno;
+      else if ((size_t)r != lens[i]) errnos[base + i] = EIO;
+      else written++;
+    }
   }
   CHECK(napi_create_uint32(env, written, &out));
+  return out;
+}
+
+static napi_value tun_gso_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out, v;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tun_t *t = device_arg(env, argv[0]);
+  if (t == NULL) return NULL;
+  CHECK(napi_create_array_with_length(env, 3, &out));
+  CHECK(napi_create_double(env, t->gso.gsoWrites, &v));
+  CHECK(napi_set_element(env, out, 0, v));
+  CHECK(napi_create_double(env, t->gso.gsoPackets, &v));
+  CHECK(napi_set_element(env, out, 1, v));
+  CHECK(napi_create_int32(env, t->vnet, &v));
+  CHECK(napi_set_element(env, out, 2, v));
   return out;
 }
 
@@ -328,6 +398,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"start", NULL, tun_start, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stop", NULL, tun_stop, NULL, NULL, NULL, napi_enumerable, NULL},
       {"write", NULL, tun_write, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gsoStats", NULL, tun_gso_stats, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, tun_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
