@@ -5,9 +5,12 @@
  *   - `Spd.classifyOutbound` (the classifier; there is no flow cache in it),
  *   - the naive linear scan over the same policies (`policyMatches` in priority order),
  * over packets that never repeat: each timed round classifies a fresh batch generated untimed.
- * Two rule mixes: `gateway` (site-to-site prefixes, port rules, wildcards, IPv4 + IPv6) and
- * `overlap` (random ranges that overlap heavily: the adversarial case).
- * Flags: --quick (shorter cells).
+ * Three rule mixes: `gateway` (site-to-site prefixes, port rules, wildcards, IPv4 + IPv6),
+ * `overlap` (random ranges that overlap heavily: a packet matches dozens of rules, the adversarial
+ * case for decision trees) and `prefix` (random nested prefixes with random port ranges, IPv4 +
+ * IPv6: a few matches per packet, many rules copied into many leaves).
+ * It ends with the goal of issue 3: at least 1M lookups/s with 10k rules, flat as the size grows.
+ * Flags: --quick (shorter cells). Env: SIZES='[10,1000]', MIXES='overlap,prefix'.
  */
 import { IPPROTO } from '../engine/packet/ipProtocol.js';
 import { policyMatches } from '../engine/spd/match.js';
@@ -17,7 +20,11 @@ import { interleaved, rounds } from './lib/measure.js';
 
 const BUDGET_MS = process.argv.includes('--quick') ? 150 : 500;
 const SIZES: number[] = process.env.SIZES ? JSON.parse(process.env.SIZES) : [10, 1_000, 10_000];
-const VERIFY_PACKETS = 20_000;
+const MIXES = (process.env.MIXES ?? 'gateway,overlap,prefix').split(',') as Mix[];
+/** Packets checked against the linear scan before timing (fewer for big sets: the scan is slow). */
+const verifyPackets = (n: number) => Math.min(20_000, Math.max(2_000, 4e7 / n));
+const GOAL = 1e6;
+const GOAL_RULES = 10_000;
 
 /** mulberry32: fixed seeds, so every run measures the same rule sets. */
 function prng(seed: number): () => number {
@@ -55,6 +62,11 @@ function bounds(s: AddressSelector, octets: number): [Uint8Array, Uint8Array] {
 
 /** An address drawn uniformly in [lo, hi]. */
 function inside(rnd: Rnd, [lo, hi]: [Uint8Array, Uint8Array]): Uint8Array {
+  if (lo.length === 4) {
+    const a = ((lo[0]! << 24) | (lo[1]! << 16) | (lo[2]! << 8) | lo[3]!) >>> 0;
+    const b = ((hi[0]! << 24) | (hi[1]! << 16) | (hi[2]! << 8) | hi[3]!) >>> 0;
+    return u32(a + Math.floor(rnd() * (b - a + 1)));
+  }
   const big = (a: Uint8Array) => a.reduce((n, b) => (n << 8n) | BigInt(b), 0n);
   const span = big(hi) - big(lo) + 1n;
   let r = 0n;
@@ -144,6 +156,45 @@ function overlapRules(n: number, seed: number): Policy[] {
   }));
 }
 
+/**
+ * Random prefixes over small universes (10.0/12 and 172.16/12, or 2001:db8:site::/48 blocks),
+ * 14..32 bits long, so short prefixes contain many long ones, and random port ranges of any
+ * width: TCP and UDP rules with ports, and port-less rules for any protocol.
+ */
+function prefixRules(n: number, seed: number): Policy[] {
+  const rnd = prng(seed);
+  const prefix = (base: number, ipv6: boolean): AddressSelector => {
+    const length = 14 + int(rnd, 19);
+    if (ipv6) return { kind: 'prefix', address: masked(v6(rnd, base === 0x0a000000 ? 1 : 2 + int(rnd, 16), int(rnd, 1 << 16), true), 32 + 3 * length), length: 32 + 3 * length };
+    const a = (base + int(rnd, 1 << 20)) >>> 0;
+    return { kind: 'prefix', address: u32(length === 32 ? a : ((a >>> (32 - length)) << (32 - length)) >>> 0), length };
+  };
+  const port = (): PortSelector => {
+    if (rnd() < 0.25) return ANY;
+    const from = int(rnd, 65536);
+    return portRange(from, Math.min(65535, from + int(rnd, 1 << int(rnd, 17))));
+  };
+  return Array.from({ length: n }, (_, i): Policy => {
+    const ipv6 = rnd() < 0.2;
+    const p = rnd();
+    const rest = p < 0.3 ? { protocol: ANY, localPort: ANY, remotePort: ANY } : { protocol: { kind: 'number', value: p < 0.65 ? IPPROTO.TCP : IPPROTO.UDP } as const, localPort: port(), remotePort: port() };
+    return {
+      id: `x${i}`,
+      priority: int(rnd, 100),
+      direction: 'outbound',
+      action: rnd() < 0.5 ? 'bypass' : 'discard',
+      selectors: [{ localAddress: prefix(0x0a000000, ipv6), remoteAddress: prefix(0xac100000, ipv6), ...rest }],
+    };
+  });
+}
+
+type Mix = 'gateway' | 'overlap' | 'prefix';
+const RULES: Record<Mix, (n: number) => Policy[]> = {
+  gateway: (n) => gatewayRules(n, n),
+  overlap: (n) => overlapRules(n, n + 7),
+  prefix: (n) => prefixRules(n, n + 3),
+};
+
 /** Fresh packets: 80% drawn inside a random rule's selector, 20% anywhere near the rules. */
 function packets(policies: Policy[], count: number, rnd: Rnd): SelectorFields[] {
   const out: SelectorFields[] = [];
@@ -183,13 +234,17 @@ const fmt = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M/s` : n >= 1e3 
 console.log(`\nipsec-es SPD benchmark · node ${process.version} · ${BUDGET_MS} ms per cell`);
 console.log('Outbound lookups per second over packets that never repeat (fresh batch per round, no flow cache);');
 console.log('linear = naive scan in priority order over the same policies, measured in this run;');
-console.log('SPD / SPD@10 = rate relative to the 10-rule set of the same mix (1.00 = flat).\n');
-const rows: string[][] = [['rules', 'mix', 'build ms', 'trees/nodes/max leaf', 'SPD', 'linear', 'SPD / linear', 'SPD / SPD@10', 'matched']];
+console.log('SPD / SPD@10 = rate relative to the 10-rule set of the same mix (1.00 = flat);');
+console.log('trees/nodes/max leaf/head: the classifier\'s shape (head: rules in its head band, 0 = none).\n');
+const rows: string[][] = [['rules', 'mix', 'build ms', 'trees/nodes/max leaf/head', 'KB', 'SPD', 'linear', 'SPD / linear', 'SPD / SPD@10', 'matched']];
+const atGoal: string[] = [];
+const flatness: string[] = [];
+let met = true;
 let seed = 1;
-for (const mix of ['gateway', 'overlap'] as const) {
+for (const mix of MIXES) {
   let at10 = 0;
   for (const n of SIZES) {
-    const policies = mix === 'gateway' ? gatewayRules(n, n) : overlapRules(n, n + 7);
+    const policies = RULES[mix](n);
     const t0 = performance.now();
     const spd = new Spd(policies);
     const buildMs = performance.now() - t0;
@@ -197,7 +252,8 @@ for (const mix of ['gateway', 'overlap'] as const) {
     // Correctness first: the same decision and the same policy on every packet.
     const rnd = prng(seed++);
     let matched = 0;
-    for (const f of packets(policies, VERIFY_PACKETS, rnd)) {
+    const verify = verifyPackets(n);
+    for (const f of packets(policies, verify, rnd)) {
       const d = spd.classifyOutbound(f);
       const want = naive(f);
       if (d.policy !== undefined) matched++;
@@ -220,9 +276,16 @@ for (const mix of ['gateway', 'overlap'] as const) {
     ], 2 * BUDGET_MS) as [number, number];
     if (sink < 0) console.log(sink);
     const st = spd.stats().outbound;
-    at10 ||= spdRate;
-    rows.push([String(n), mix, buildMs.toFixed(0), `${st.trees}/${st.nodes}/${st.maxLeaf}`, fmt(spdRate), fmt(linRate), `${(spdRate / linRate).toFixed(1)}×`, `${(spdRate / at10).toFixed(2)}`, `${((100 * matched) / VERIFY_PACKETS).toFixed(0)}%`]);
+    if (n === SIZES[0]) at10 = spdRate;
+    rows.push([String(n), mix, buildMs.toFixed(0), `${st.trees}/${st.nodes}/${st.maxLeaf}/${st.head}`, (st.bytes / 1024).toFixed(0), fmt(spdRate), fmt(linRate), `${(spdRate / linRate).toFixed(1)}×`, `${(spdRate / at10).toFixed(2)}`, `${((100 * matched) / verify).toFixed(0)}%`]);
+    if (n === GOAL_RULES) {
+      atGoal.push(`${mix} ${fmt(spdRate)}`);
+      met &&= spdRate >= GOAL;
+    }
+    if (n === SIZES.at(-1) && n !== SIZES[0]) flatness.push(`${mix} ${(spdRate / at10).toFixed(2)}`);
   }
 }
 const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
 for (const r of rows) console.log(r.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '));
+if (atGoal.length > 0) console.log(`\ngoal ≥ ${fmt(GOAL)} at ${GOAL_RULES} rules: ${met ? 'met' : 'NOT met'} (${atGoal.join(', ')})`);
+if (flatness.length > 0) console.log(`flatness, rate at ${SIZES.at(-1)} / rate at ${SIZES[0]} rules (1.00 = flat): ${flatness.join(', ')}`);
