@@ -1,15 +1,16 @@
 /**
  * `npm run bench:tunnel` (root): host A → host B through our two gateways (the whole framework
  * in the path: TUN addon, RxJS pipelines over batches, SPD, SAD, machines, the file log), once
- * with the native crypto fast path (`--crypto native`) and once without it (`--crypto node`),
+ * with the fast path (`--crypto native`, UDP GSO sends, GSO writes to the TUN device) and once
+ * without it (`--crypto node`, IPSEC_ES_UDP_GSO=0, IPSEC_ES_TUN_GSO=0),
  * through strongSwan's charon with kernel-libipsec (user-space ESP over TUN, the closest peer;
  * ../shared/peers/strongswan/run.sh) in the same four-namespace topology with the same suite
  * (AES-128-GCM, ESP in UDP 4500), and plainly routed. Two measures:
  *   - iperf3 TCP throughput;
  *   - packets/s at 64 B: iperf3 UDP, 36-octet payloads (64-octet IP packets) at full speed,
  *     counted at the receiver (sent − lost).
- * Beside each cell: the CPU the two gateways' processes used (% of one core, from
- * /proc/<pid>/stat of every process in the gateway namespaces). The cells alternate, round by
+ * Beside each cell: the CPU each gateway's processes used (% of one core, from /proc/<pid>/stat
+ * of every process in its namespace; kernel work done in softirq context is not in it). The cells alternate, round by
  * round, so a ratio compares the same moments of a noisy 2-core machine. Goals (issue 10):
  * TCP ≥ 1.5 × strongSwan, 64 B packets/s ≥ 2 × strongSwan.
  */
@@ -109,7 +110,11 @@ try {
     const t = await createTopology({ exclusive: false });
     topologies.push(t);
     const keys = newKeys();
+    // Without the fast path: node:crypto, and no GSO on the UDP socket or the TUN device.
+    const env = { IPSEC_ES_UDP_GSO: process.env.IPSEC_ES_UDP_GSO, IPSEC_ES_TUN_GSO: process.env.IPSEC_ES_TUN_GSO };
+    if (crypto === 'node') process.env.IPSEC_ES_UDP_GSO = process.env.IPSEC_ES_TUN_GSO = '0';
     const pair = await Promise.all([startGateway(t, 'a', keys, undefined, undefined, { args: ['--crypto', crypto] }), startGateway(t, 'b', keys, undefined, undefined, { args: ['--crypto', crypto] })]);
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
     gateways.push(...pair);
     const running = pair[0].lines.find((l) => l.event === 'started') as { crypto?: string } | undefined;
     return { t, crypto: running?.crypto ?? crypto };
@@ -123,7 +128,7 @@ try {
   type Path = { name: string; run: (kind: 'tcp' | 'udp64') => number; gateways: string[] };
   const paths: Path[] = [
     { name: `ipsec-es, crypto ${fast.crypto} (fast path)`, run: (k) => iperf(fast.t, fast.t.ns.hostA, fast.t.ns.hostB, ADDR.hostB, k), gateways: [fast.t.ns.gwA, fast.t.ns.gwB] },
-    { name: `ipsec-es, crypto ${slow.crypto}`, run: (k) => iperf(slow.t, slow.t.ns.hostA, slow.t.ns.hostB, ADDR.hostB, k), gateways: [slow.t.ns.gwA, slow.t.ns.gwB] },
+    { name: `ipsec-es, crypto ${slow.crypto}, no GSO`, run: (k) => iperf(slow.t, slow.t.ns.hostA, slow.t.ns.hostB, ADDR.hostB, k), gateways: [slow.t.ns.gwA, slow.t.ns.gwB] },
     { name: 'strongSwan 5.9 charon + kernel-libipsec', run: (k) => iperf(nsRunner, 'ssA-lhost', 'ssA-rhost', '10.22.0.2', k), gateways: ['ssA-left', 'ssA-right'] },
     { name: 'plain routing (no IPsec)', run: (k) => iperf(plain, plain.ns.hostA, plain.ns.hostB, ADDR.hostB, k), gateways: [plain.ns.gwA, plain.ns.gwB] },
   ];
@@ -131,20 +136,22 @@ try {
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   for (const kind of ['tcp', 'udp64'] as const) {
     const cell = (p: Path) => {
-      const c0 = cpuSeconds(p.gateways);
+      const c0 = p.gateways.map((g) => cpuSeconds([g]));
       const t0 = performance.now();
       const value = p.run(kind);
-      return { value, cpu: (100 * (cpuSeconds(p.gateways) - c0)) / ((performance.now() - t0) / 1000) };
+      const secs = (performance.now() - t0) / 1000;
+      return { value, cpu: p.gateways.map((g, i) => (100 * (cpuSeconds([g]) - c0[i]!)) / secs) };
     };
     // A short warm-up through each path first (the gateways' JIT, the harness's first flows): not counted.
     for (const p of paths) cell(p);
-    const results = new Map(paths.map((p) => [p, [] as Array<{ value: number; cpu: number }>]));
+    const results = new Map(paths.map((p) => [p, [] as Array<{ value: number; cpu: number[] }>]));
     for (let round = 0; round < ROUNDS; round++) for (const p of paths) results.get(p)!.push(cell(p));
     const unit = kind === 'tcp' ? 'Mbit/s (TCP)' : 'packets/s (64 B UDP)';
-    console.log(`\n${'path'.padEnd(44)} ${('median ' + unit).padStart(28)}   CPU of both gateways   runs`);
+    console.log(`\n${'path'.padEnd(48)} ${('median ' + unit).padStart(28)}   CPU gateway A / B   runs`);
     for (const [p, xs] of results) {
       const v = xs.map((x) => x.value);
-      console.log(`${p.name.padEnd(44)} ${median(v).toFixed(0).padStart(28)}   ${(median(xs.map((x) => x.cpu)).toFixed(0) + ' %').padStart(20)}   ${v.map((x) => x.toFixed(0)).join(' / ')}`);
+      const cpu = [0, 1].map((g) => `${median(xs.map((x) => x.cpu[g]!)).toFixed(0)} %`).join(' / ');
+      console.log(`${p.name.padEnd(48)} ${median(v).toFixed(0).padStart(28)}   ${cpu.padStart(17)}   ${v.map((x) => x.toFixed(0)).join(' / ')}`);
     }
     const swan = results.get(paths[2]!)!.map((x) => x.value);
     const goal = kind === 'tcp' ? 1.5 : 2;
