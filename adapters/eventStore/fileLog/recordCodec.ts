@@ -6,8 +6,9 @@
  * All integers little-endian.
  */
 import { crc32c } from './crc32c.js';
+import { serializeEvents } from '../storeRules.js';
 import type { SerializedEvent } from '../storeRules.js';
-import type { EventMetadata } from '../types.js';
+import type { EventData, EventMetadata } from '../types.js';
 
 export const SEGMENT_MAGIC = Buffer.from('ipsec-es', 'latin1');
 export const FORMAT_VERSION = 1;
@@ -52,9 +53,128 @@ export function segmentHeaderProblem(buf: Buffer): string | undefined {
 }
 
 /**
- * One append as a record, its header's durable-before field and header CRC still blank: the
- * writer fills them in (`sealRecord`) when it knows what is durable at the time of the write.
- * Also returns the events' JSON array text (live subscribers parse it, not the bytes).
+ * The events of one append as the JSON array text a record stores (`[[type, data, metadata], …]`),
+ * after the checks of `serializeEvents` (storeRules.ts). One `JSON.stringify` call for the whole
+ * append in the common case; anything unusual (a `toJSON`, a value JSON cannot hold, a bad field)
+ * goes through `serializeEvents`, which throws the error naming the field, or yields the same text.
+ *
+ * @example
+ * eventsJson([{ id: 'e1', type: 'SaInstalled', data: { spi: 1 }, metadata: { at: '…' } }]); // '[["SaInstalled",{"spi":1},{"at":"…"}]]'
+ */
+export function eventsJson(events: readonly EventData[]): string {
+  if (!Array.isArray(events)) return slowEventsJson(events);
+  const n = events.length;
+  const triples: unknown[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const e: unknown = events[i];
+    if (typeof e !== 'object' || e === null) return slowEventsJson(events);
+    const { id, type, data, metadata } = e as EventData;
+    if (typeof id !== 'string' || id.length === 0 || typeof type !== 'string' || type.length === 0 || !plainJsonObject(metadata) || Array.isArray(metadata)) return slowEventsJson(events);
+    // JSON.stringify turns undefined (or a function) inside an array into null; alone, into nothing.
+    if (data === undefined || typeof data === 'function' || typeof data === 'symbol' || (typeof data === 'object' && data !== null && !plainJsonObject(data))) return slowEventsJson(events);
+    triples[i] = [type, data, metadata];
+  }
+  if (n > 1) {
+    const ids = new Set<string>();
+    for (let i = 0; i < n; i++) ids.add(events[i]!.id);
+    if (ids.size !== n) return slowEventsJson(events);
+  }
+  try {
+    return JSON.stringify(triples);
+  } catch {
+    return slowEventsJson(events); // a BigInt or a cycle: serializeEvents names the field
+  }
+}
+
+/** An object whose JSON text is its own (no `toJSON` of its own making). */
+function plainJsonObject(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && typeof (v as { toJSON?: unknown }).toJSON !== 'function';
+}
+
+function slowEventsJson(events: unknown): string {
+  const serialized = serializeEvents(events);
+  let json = '[';
+  for (let i = 0; i < serialized.length; i++) {
+    const e = serialized[i]!;
+    json += `${i === 0 ? '' : ','}[${JSON.stringify(e.type)},${e.dataJson},${e.metadataJson}]`;
+  }
+  return `${json}]`;
+}
+
+/**
+ * An upper bound of the record `encodeRecordInto` makes of these strings (UTF-8 needs at most 3
+ * bytes per UTF-16 code unit), cheap to compute: what the writer reserves before encoding.
+ */
+export function recordBytesBound(streamName: string, events: readonly { id: string }[], json: string): number {
+  let units = streamName.length + json.length;
+  for (let i = 0; i < events.length; i++) units += events[i]!.id.length;
+  return RECORD_HEADER_BYTES + PAYLOAD_FIXED_BYTES + 4 * events.length + 3 * units;
+}
+
+/**
+ * The exact size of that record. Throws `RangeError` naming `events` if it would exceed
+ * `MAX_PAYLOAD_BYTES`.
+ */
+export function recordBytesExact(streamName: string, events: readonly { id: string }[], json: string): number {
+  let payload = PAYLOAD_FIXED_BYTES + Buffer.byteLength(streamName) + Buffer.byteLength(json);
+  for (let i = 0; i < events.length; i++) payload += 4 + Buffer.byteLength(events[i]!.id);
+  if (payload > MAX_PAYLOAD_BYTES) {
+    throw new RangeError(`events: this append is ${payload} bytes as a record; one append is at most ${MAX_PAYLOAD_BYTES} bytes`);
+  }
+  return RECORD_HEADER_BYTES + payload;
+}
+
+/**
+ * Encodes one append as a record into `buf` at `at` and returns its length. The caller has made
+ * room: `recordBytesBound` (or `recordBytesExact`) bytes from `at`. The header's durable-before
+ * field and header CRC stay blank: the writer fills them in (`sealRecord`) when it knows what is
+ * durable at the time of the write. Throws `RangeError` naming `events` if the record would exceed
+ * `MAX_PAYLOAD_BYTES` (then nothing counts as written).
+ */
+export function encodeRecordInto(buf: Buffer, at: number, streamName: string, firstVersion: number, firstPosition: number, events: readonly { id: string }[], json: string): number {
+  const start = at + RECORD_HEADER_BYTES;
+  let p = start + PAYLOAD_FIXED_BYTES;
+  const nameBytes = writeShort(buf, streamName, p);
+  p += nameBytes;
+  for (let i = 0; i < events.length; i++) {
+    const n = writeShort(buf, events[i]!.id, p + 4);
+    buf.writeUInt32LE(n, p);
+    p += 4 + n;
+  }
+  p += buf.write(json, p, 'utf8');
+  const payloadBytes = p - start;
+  if (payloadBytes > MAX_PAYLOAD_BYTES) {
+    throw new RangeError(`events: this append is ${payloadBytes} bytes as a record; one append is at most ${MAX_PAYLOAD_BYTES} bytes`);
+  }
+  buf.writeUInt32LE(KIND_EVENTS, start); // kind 1, then 3 reserved zero bytes
+  buf.writeUInt32LE(events.length, start + 4);
+  writeU64(buf, firstPosition, start + 8);
+  writeU64(buf, firstVersion, start + 16);
+  buf.writeUInt32LE(nameBytes, start + 24);
+  buf.writeUInt32LE(RECORD_MAGIC_U32, at);
+  buf.writeUInt32LE(payloadBytes, at + 4);
+  buf.writeUInt32LE(crc32c(buf, 0, start, p), at + 16);
+  return p - at;
+}
+
+/**
+ * Writes `s` as UTF-8 at `at` and returns its length in bytes. Short ASCII strings (stream names,
+ * event ids) are copied in a loop, which is cheaper than a call into `buf.write`'s native code.
+ */
+function writeShort(buf: Buffer, s: string, at: number): number {
+  const n = s.length;
+  if (n > 64) return buf.write(s, at, 'utf8');
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return buf.write(s, at, 'utf8');
+    buf[at + i] = c;
+  }
+  return n;
+}
+
+/**
+ * One append as a record of its own (tests and the bench use it; the writer encodes straight
+ * into its batch with `encodeRecordInto`). Also returns the events' JSON array text.
  * Throws `RangeError` naming `events` if the record would exceed `MAX_PAYLOAD_BYTES`.
  */
 export function encodeRecord(streamName: string, firstVersion: number, firstPosition: number, events: readonly SerializedEvent[]): { record: Buffer; json: string } {
@@ -64,43 +184,19 @@ export function encodeRecord(streamName: string, firstVersion: number, firstPosi
     json += `${i === 0 ? '' : ','}[${JSON.stringify(e.type)},${e.dataJson},${e.metadataJson}]`;
   }
   json += ']';
-  const nameBytes = Buffer.byteLength(streamName);
-  let payloadBytes = PAYLOAD_FIXED_BYTES + nameBytes + Buffer.byteLength(json);
-  for (const e of events) payloadBytes += 4 + Buffer.byteLength(e.id);
-  if (payloadBytes > MAX_PAYLOAD_BYTES) {
-    throw new RangeError(`events: this append is ${payloadBytes} bytes as a record; one append is at most ${MAX_PAYLOAD_BYTES} bytes`);
-  }
-  const buf = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payloadBytes);
-  let at = RECORD_HEADER_BYTES;
-  buf.writeUInt8(KIND_EVENTS, at);
-  buf.writeUInt8(0, at + 1);
-  buf.writeUInt16LE(0, at + 2);
-  buf.writeUInt32LE(events.length, at + 4);
-  writeU64(buf, firstPosition, at + 8);
-  writeU64(buf, firstVersion, at + 16);
-  buf.writeUInt32LE(nameBytes, at + 24);
-  at += PAYLOAD_FIXED_BYTES;
-  at += buf.write(streamName, at, 'utf8');
-  for (const e of events) {
-    const n = buf.write(e.id, at + 4, 'utf8');
-    buf.writeUInt32LE(n, at);
-    at += 4 + n;
-  }
-  at += buf.write(json, at, 'utf8');
-  buf.writeUInt32LE(RECORD_MAGIC_U32, 0);
-  buf.writeUInt32LE(payloadBytes, 4);
-  buf.writeUInt32LE(crc32c(buf, 0, RECORD_HEADER_BYTES, at), 16);
+  const buf = Buffer.allocUnsafe(recordBytesExact(streamName, events, json));
+  encodeRecordInto(buf, 0, streamName, firstVersion, firstPosition, events, json);
   return { record: buf, json };
 }
 
 /**
- * Fills in the header fields known at write time: `durableBefore`, the segment offset below
+ * Fills in the header fields known at write time (of the record at `at` in `buf`): `durableBefore`, the segment offset below
  * which every byte was durable when this record's write was issued (recovery's witness that a
  * damaged record before it is corruption, not a torn write), and the header CRC.
  */
-export function sealRecord(record: Buffer, durableBefore: number): void {
-  writeU64(record, durableBefore, 8);
-  record.writeUInt32LE(crc32c(record, 0, 0, 20), 20);
+export function sealRecord(buf: Buffer, durableBefore: number, at = 0): void {
+  writeU64(buf, durableBefore, at + 8);
+  buf.writeUInt32LE(crc32c(buf, 0, at, at + 20), at + 20);
 }
 
 /** A record's payload, decoded except for the events' JSON. */

@@ -145,7 +145,9 @@ export async function recoverLog(directory: string): Promise<RecoveredLog> {
         } finally {
           await fh.close();
         }
-        report.truncated = { segment: file, offset: off, bytes: buf.length - off, reason: r };
+        const zeros = buf.subarray(off).every((b) => b === 0);
+        const reason = zeros ? `${r}: only zeros from here (space the writer had zeroed ahead, or a write that never landed)` : r;
+        report.truncated = { segment: file, offset: off, bytes: buf.length - off, reason };
         break;
       }
       const stream = index.stream(r.streamName);

@@ -12,6 +12,7 @@ import { eventStoreContract } from '../../../contracts/eventStore.contract.js';
 for (const [label, options] of [
   ['file log', {}],
   ['file log, 4 KiB segments, 1 write in flight, fdatasync', { segmentBytes: 4096, writesInFlight: 1, syncMethod: 'fdatasync' as const }],
+  ['file log, no zeroing ahead, 4 writes in flight', { zeroAhead: false, writesInFlight: 4 }],
 ] as const) {
   eventStoreContract(label, async () => {
     const directory = await mkdtemp(join(tmpdir(), 'ipsec-es-filelog-'));
