@@ -220,6 +220,8 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
   if (vnet) {
     int size = VNET_HDR;
     if (ioctl(fd, TUNSETVNETHDRSZ, &size) < 0) { int e = errno; close(fd); return throw_errno(env, "ioctl(TUNSETVNETHDRSZ)", e); }
+    /* No offloads towards us: every packet we read is whole and fully checksummed. */
+    if (ioctl(fd, TUNSETOFFLOAD, 0UL) < 0) { int e = errno; close(fd); return throw_errno(env, "ioctl(TUNSETOFFLOAD)", e); }
   }
 
   /* MTU and IFF_UP are interface ioctls (netdevice(7)) on any socket of this namespace. */
