@@ -5,6 +5,11 @@
  * written in request order, broadcasts go to the other connections the endpoint names. A
  * connection whose framing breaks is closed with a logged reason; nothing a client sends stops the
  * server or the other connections.
+ *
+ * Write-ahead (DESIGN §3): a service whose changes become facts before they take effect says so
+ * with `settled()`; the server then holds each request's replies and broadcasts until the changes
+ * of every request so far are durable, in request order, so no key manager hears "done" of a
+ * change that is not on record.
  */
 
 import { unlink } from 'node:fs/promises';
@@ -18,6 +23,12 @@ export interface PfKeyService {
   connect(id: ClientId): void;
   disconnect(id: ClientId): void;
   handleBytes(bytes: Uint8Array, from: ClientId, nowMs: number): EncodedOutput;
+  /**
+   * Resolves once every change made by the requests handled so far is durable (e.g. SA facts a
+   * journal appended). Optional: without it replies go out at once. A rejection closes the
+   * requester's connection with a `serviceError`: its reply would claim an unrecorded change.
+   */
+  settled?(): Promise<void>;
 }
 
 /** What the server reports; `reason` is human-readable. */
@@ -77,6 +88,17 @@ export async function servePfKeyUnix(options: PfKeyUnixServerOptions): Promise<P
     if (s && !s.destroyed && s.writable) s.write(bytes);
   };
 
+  /** Output held for `service.settled()`, in request order across connections. */
+  let held = Promise.resolve();
+  const afterDurable = (id: ClientId, deliver: () => void): void => {
+    const settled = service.settled?.bind(service);
+    if (settled === undefined) return deliver();
+    held = held.then(settled).then(deliver, (e: unknown) => {
+      log({ kind: 'serviceError', client: id, reason: `not durable: ${e instanceof Error ? e.message : String(e)}` });
+      sockets.get(id)?.destroy();
+    });
+  };
+
   const server: Server = createServer((socket) => {
     const id: ClientId = `pfkey-${++next}`;
     const reader = new PfKeyFrameReader();
@@ -96,12 +118,14 @@ export async function servePfKeyUnix(options: PfKeyUnixServerOptions): Promise<P
           return;
         }
         if (out.decodeError) log({ kind: 'badMessage', client: id, code: out.decodeError.code, reason: out.decodeError.message });
-        for (const r of out.replies) socket.write(r);
-        for (const b of out.broadcasts) for (const to of b.to) if (to !== id) send(to, b.bytes);
+        afterDurable(id, () => {
+          for (const r of out.replies) send(id, r);
+          for (const b of out.broadcasts) for (const to of b.to) if (to !== id) send(to, b.bytes);
+        });
       }
       if (error) {
         log({ kind: 'framingError', client: id, reason: error });
-        socket.end(() => socket.destroy());
+        afterDurable(id, () => socket.destroyed || socket.end(() => socket.destroy()));
       }
     });
     socket.on('error', (e) => log({ kind: 'socketError', client: id, reason: e.message }));

@@ -2,7 +2,8 @@
  * The PF_KEY Unix socket adapter: a key manager in a SEPARATE PROCESS drives GETSPI → UPDATE →
  * GET → DELETE → DUMP over the socket; broadcasts reach the other connection; partial reads and
  * coalesced messages are framed; a malformed message gets an error reply and broken framing a
- * close with a logged reason, while the server keeps serving everyone else.
+ * close with a logged reason, while the server keeps serving everyone else. A service that
+ * records its changes before they take effect (`settled()`) gets its replies held until then.
  */
 
 import { spawn } from 'node:child_process';
@@ -19,6 +20,7 @@ import { decodePfKey } from '../../../engine/pfkey/decode.js';
 import { encodePfKey } from '../../../engine/pfkey/encode.js';
 import { PfKeyEndpoint } from '../../../engine/pfkey/endpoint.js';
 import { memorySadPort } from '../../../engine/pfkey/memorySadPort.js';
+import { inet } from '../../../engine/pfkey/sockaddr.js';
 import { sadPfKeyPort } from '../../../engine/pfkey/sadAdapter.js';
 import type { SadPort } from '../../../engine/pfkey/sadPort.js';
 import { Sad } from '../../../engine/sad/sad.js';
@@ -196,5 +198,67 @@ for (const [label, makePort] of PORTS) describe(label, () => {
       await settle();
       expect(server.clients()).toEqual([]);
     });
+  });
+});
+
+describe('write-ahead: a service with settled() gets its replies held until its changes are durable', () => {
+  let gate: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void };
+  const open = () => {
+    let resolve!: () => void;
+    let reject!: (e: Error) => void;
+    const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+    gate = { promise, resolve, reject };
+  };
+  const held: PfKeySocketEvent[] = [];
+  let port: SadPort;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pfkey-wa-'));
+    path = join(dir, 'pfkey.sock');
+    port = memorySadPort();
+    let seed = 7;
+    const inner = new PfKeyEndpoint({ sad: port, random: (n) => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n });
+    open();
+    // A durable change is one whose gate opened: what a journal-backed SAD port would await.
+    const service = {
+      connect: (id: string) => inner.connect(id),
+      disconnect: (id: string) => inner.disconnect(id),
+      handleBytes: (b: Uint8Array, from: string, nowMs: number) => inner.handleBytes(b, from, nowMs),
+      settled: () => gate.promise,
+    };
+    server = await servePfKeyUnix({ path, service, log: (e) => held.push(e) });
+  });
+
+  afterAll(async () => {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const getspi = (seq: number) =>
+    encodePfKey({ type: 'GETSPI', satype: SADB_SATYPE.ESP, errno: 0, seq, pid: 3, ext: { addressSrc: { proto: 255, prefixlen: 32, addr: inet([192, 0, 2, 1]) }, addressDst: { proto: 255, prefixlen: 32, addr: inet([192, 0, 2, 2]) }, spiRange: { min: 0x10000, max: 0x1ffff } } });
+
+  it('no reply before settled() resolves; then every held reply, in request order', async () => {
+    const c = await localClient();
+    c.socket.write(getspi(1));
+    c.socket.write(getspi(2));
+    await settle(100);
+    // The SAD port already holds both larval SAs (the decision is made), the client heard nothing.
+    expect(port.list()).toHaveLength(2);
+    expect(c.inbox).toHaveLength(0);
+    gate.resolve();
+    expect([(await c.next()).seq, (await c.next()).seq]).toEqual([1, 2]);
+    c.socket.destroy();
+    await c.closed;
+  });
+
+  it('a change that never became durable closes the connection, with no reply and a logged reason', async () => {
+    open();
+    const c = await localClient();
+    c.socket.write(getspi(3));
+    await settle(50);
+    gate.reject(new Error('version conflict on sa-9'));
+    await c.closed;
+    expect(c.inbox).toHaveLength(0);
+    expect(held).toContainEqual(expect.objectContaining({ kind: 'serviceError', reason: 'not durable: version conflict on sa-9' }));
   });
 });
