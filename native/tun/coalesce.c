@@ -68,6 +68,7 @@ static int shape_of(const uint8_t *p, size_t len, shape_t *s) {
     if (fold(sum16(p + 20, tl, pseudo(p, 17, tl))) != 0xffff) return 0;
     s->hlen = 28;
   } else if (proto == 6) {
+    if (len < 40) return 0; /* the fixed TCP header */
     uint32_t doff = (uint32_t)(p[32] >> 4) * 4;
     if (doff < 20 || 20 + doff > len) return 0;
     if (fold(sum16(p + 20, tl, pseudo(p, 6, tl))) != 0xffff) return 0;
