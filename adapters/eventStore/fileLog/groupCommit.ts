@@ -277,7 +277,7 @@ export class GroupCommitWriter {
   private zeroAhead(): void {
     if (!this.settings.zeroAhead || this.zeroing !== undefined || this.rolling || this.failure) return;
     const limit = Math.ceil(this.settings.segmentBytes / 4096) * 4096;
-    if (this.zeroedEnd - this.writeOffset >= this.zeroStep || this.zeroedEnd >= limit) return;
+    if (this.zeroedEnd - this.writeOffset >= this.zeroStep || this.zeroedEnd >= limit || this.writeOffset >= this.settings.segmentBytes) return;
     const start = Math.max(this.zeroedEnd, this.writeOffset);
     const end = Math.min(limit, start + this.zeroStep);
     if (end <= start) return;
