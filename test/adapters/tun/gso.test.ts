@@ -37,7 +37,8 @@ describe.skipIf(why !== undefined)(`TUN GSO writes${why ? ` (skipped: ${why})` :
       const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', 'test/adapters/tun/gso.netns.ts'], { cwd: root, timeout: 60_000 }).toString();
       const line = out.split('\n').find((l) => l.startsWith('GSOCHILD '));
       expect(line, out).toBeDefined();
-      const child = JSON.parse(line!.slice(9)) as { count: number; written: string[]; got: string[]; stats: { txPackets: number; gso?: { writes: number; packets: number } } };
+      const child = JSON.parse(line!.slice(9)) as { count: number; written: string[]; got: string[]; fuzzed: number; stats: { txPackets: number; gso?: { writes: number; packets: number } } };
+      expect(child.fuzzed).toBe(60 * 64); // and the child lived through them
       expect(child.count).toBe(child.written.length);
       expect(child.got).toEqual(child.written.map(forwarded));
       // The runs went as GSO writes: the UDP run of 10, the one ending short, the TCP run of 8, ...
