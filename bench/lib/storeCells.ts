@@ -26,14 +26,16 @@ export function fact(): EventData {
 export type Slice = (ms: number) => Promise<{ ops: number; ns: number }>;
 
 /**
- * Rates of `cells` measured in turns (each round runs every cell for `ms`), plus each cell's
- * median ratio to cell 0 over the rounds: neighbours in time share the disk's mood, so the
- * median of paired ratios is steadier than the ratio of totals on a noisy shared disk.
+ * Rates of `cells` measured in turns (each round runs every cell for `ms`, after one uncounted
+ * warm-up turn), plus each cell's median ratio to cell 0 over the rounds: neighbours in time
+ * share the disk's mood, so the median of paired ratios is steadier than the ratio of totals on
+ * a noisy shared disk.
  */
 export async function interleaved(cells: Slice[], slices: number, ms: number): Promise<number[] & { ratios: number[] }> {
   const ops = cells.map(() => 0);
   const ns = cells.map(() => 0);
   const perRound: number[][] = cells.map(() => []);
+  for (const cell of cells) await cell(Math.min(ms, 200)); // warm-up, not counted: JIT, first zeroing steps
   for (let s = 0; s < slices; s++) {
     const rates: number[] = [];
     for (let i = 0; i < cells.length; i++) {
