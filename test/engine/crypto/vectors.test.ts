@@ -4,11 +4,13 @@ import { toHex } from '../../../engine/bytes.js';
 import { backendNamed } from '../../../engine/crypto/backends.js';
 import { createEspTransform } from '../../../engine/crypto/espTransform.js';
 import { createIntegrity } from '../../../engine/crypto/integrity.js';
+import { nativeCryptoStatus } from '../../../engine/crypto/nativeBackend.js';
 import { INTEG_SPECS } from '../../../engine/crypto/suites.js';
 import { ENCR, INTEG, type IntegId } from '../../../engine/crypto/transformIds.js';
 import { hex, loadVectors } from '../../vectors/load.js';
 
-const BACKENDS = ['node', 'noble'] as const;
+// The native back end too when its addon is built (native.vectors.test.ts adds its batch calls).
+const BACKENDS = ['node', 'noble', ...(nativeCryptoStatus().available ? (['native'] as const) : [])] as const;
 const gcm = loadVectors('gcm-esp-draft-mcgrew-gcm-test-01.json').vectors as any[];
 const cbc = loadVectors('aes-cbc-rfc3602.json').vectors as any[];
 const ctr = loadVectors('aes-ctr-rfc3686.json').vectors as any[];
@@ -48,6 +50,7 @@ describe.each(BACKENDS)('ESP transforms on published vectors, %s back end', (bac
   it('RFC 7634 Appendix A: ChaCha20-Poly1305 ESP payload', () => {
     const e = chacha.esp_example;
     const t = createEspTransform({ encr: ENCR.CHACHA20_POLY1305, integ: INTEG.NONE }, { encKey: hex(e.keymat) }, backend);
+    expect(t.backend).toBe(backend); // native: the transform in C, not a fallback
     const pt = hex(e.plaintext);
     const esp = new Uint8Array(16 + pt.length + 16);
     esp.set(hex(e.spi + e.seq + e.iv), 0);
@@ -74,6 +77,7 @@ describe.each(BACKENDS)('ESP transforms on published vectors, %s back end', (bac
       // packet is sealed with HMAC-SHA1-96 and the ciphertext must match the vector exactly.
       const integKey = hex('0102030405060708090a0b0c0d0e0f1011121314');
       const t = createEspTransform({ encr: ENCR.AES_CBC, encrKeyBits: 128, integ: INTEG.HMAC_SHA1_96 }, { encKey: hex(v.key), integKey }, backend);
+      expect(t.backend).toBe(backend);
       const wire = hex(v.esp_packet);
       const esp = new Uint8Array(wire.length + 12);
       esp.set(wire.subarray(0, 24), 0);
