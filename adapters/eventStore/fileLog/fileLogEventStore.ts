@@ -43,7 +43,6 @@ import type { SerializedEvent } from '../storeRules.js';
 import { GroupCommitWriter } from './groupCommit.js';
 import type { Batch, PendingAppend, WriterHost } from './groupCommit.js';
 import { LogIndex } from './logIndex.js';
-import type { Chunk } from './logIndex.js';
 import { encodeRecordInto, eventsJson, readRecord, recordBytesBound, recordBytesExact, recordEvents } from './recordCodec.js';
 import { recoverLog } from './recoverLog.js';
 import type { RecoveryReport } from './recoverLog.js';
@@ -211,8 +210,7 @@ class FileLog implements FileLogEventStore, WriterHost {
     const bytes = encodeRecordInto(batch.buf, batch.bytes, streamName, current + 1, firstPosition, events, json);
     // From here on nothing throws: the stream's tentative state and the queue change together.
     const stream = existing ?? this.index.stream(streamName);
-    const chunk: Chunk = { firstVersion: current + 1, firstPosition, count, record: -1 };
-    stream.chunks.push(chunk);
+    const chunk = LogIndex.addChunk(stream, current + 1, firstPosition);
     for (let i = 0; i < count; i++) stream.ids.set(events[i]!.id, current + 1 + i);
     stream.version += count;
     this.nextPosition += count;
@@ -220,6 +218,7 @@ class FileLog implements FileLogEventStore, WriterHost {
     const pending: PendingAppend = {
       stream,
       chunk,
+      count,
       bytes,
       result: { nextExpectedVersion: BigInt(stream.version), lastGlobalPosition: BigInt(this.nextPosition - 1), createdNewStream: current === 0 },
       resolve: capturedResolve,
@@ -245,7 +244,7 @@ class FileLog implements FileLogEventStore, WriterHost {
     const previousHead = this.index.head;
     let at = offset;
     for (const a of batch.appends) {
-      this.index.commit(a.stream, a.chunk, segment, at, a.bytes);
+      this.index.commit(a.stream, a.chunk, a.count, segment, at, a.bytes);
       at += a.bytes;
       a.resolve(a.result);
     }
@@ -292,9 +291,8 @@ class FileLog implements FileLogEventStore, WriterHost {
     if (from <= to) {
       const records: number[] = [];
       for (let c = LogIndex.chunkAt(stream, from); c < stream.committedChunks; c++) {
-        const chunk = stream.chunks[c]!;
-        if (chunk.firstVersion > to) break;
-        records.push(chunk.record);
+        if (stream.chunkVersion[c]! > to) break;
+        records.push(stream.chunkRecord[c]!);
       }
       await this.reader.read(records, (meta, triples) => {
         const lo = Math.max(0, from - meta.firstVersion);

@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import { StoreUnavailable } from '../types.js';
 import type { AppendResult } from '../types.js';
-import type { Chunk, StreamState } from './logIndex.js';
+import type { StreamState } from './logIndex.js';
 import { SEGMENT_HEADER_BYTES, sealRecord } from './recordCodec.js';
 import { createSegment } from './recoverLog.js';
 import type { Segment } from './recoverLog.js';
@@ -23,7 +23,9 @@ import type { Segment } from './recoverLog.js';
 /** One append waiting for its write: what committing it needs. */
 export interface PendingAppend {
   stream: StreamState;
-  chunk: Chunk;
+  /** Its chunk index in `stream`. */
+  chunk: number;
+  count: number;
   /** Its record's length; records lie back to back in their batch. */
   bytes: number;
   result: AppendResult;

@@ -4,23 +4,21 @@
  * (for `readStream`) and each stream's event ids (for idempotent retries).
  */
 
-/** A run of one stream's events written as one record. */
-export interface Chunk {
-  firstVersion: number;
-  firstPosition: number;
-  count: number;
-  /** Index of the committed record in `LogIndex`, or -1 while its write is in flight. */
-  record: number;
-}
-
 export interface StreamState {
   name: string;
   /** Version including appends accepted but not yet durable: what `expectedVersion` is checked against. */
   version: number;
   /** Version of what is durable: what readers see. */
   committed: number;
-  /** In stream order; the committed ones are a prefix (`committedChunks` long). */
-  chunks: Chunk[];
+  /**
+   * The stream's appends (chunks: runs of its events written as one record), in stream order, as
+   * parallel number arrays (no object per append): first version, first global position, and the
+   * committed record's index in `LogIndex` (-1 while its write is in flight). The committed ones
+   * are a prefix, `committedChunks` long.
+   */
+  chunkVersion: number[];
+  chunkPosition: number[];
+  chunkRecord: number[];
   committedChunks: number;
   /** Event id → stream version, pending ones included. */
   ids: Map<string, number>;
@@ -41,25 +39,37 @@ export class LogIndex {
   stream(name: string): StreamState {
     let s = this.streams.get(name);
     if (!s) {
-      s = { name, version: 0, committed: 0, chunks: [], committedChunks: 0, ids: new Map() };
+      s = { name, version: 0, committed: 0, chunkVersion: [], chunkPosition: [], chunkRecord: [], committedChunks: 0, ids: new Map() };
       this.streams.set(name, s);
     }
     return s;
   }
 
-  /** Marks `chunk` of `stream` durable as a record at `segment`/`offset`. Records arrive in global order. */
-  commit(stream: StreamState, chunk: Chunk, segment: number, offset: number, bytes: number): void {
+  /** Adds an append of `stream` (not yet durable) and returns its chunk index. */
+  static addChunk(stream: StreamState, firstVersion: number, firstPosition: number): number {
+    stream.chunkVersion.push(firstVersion);
+    stream.chunkPosition.push(firstPosition);
+    stream.chunkRecord.push(-1);
+    return stream.chunkRecord.length - 1;
+  }
+
+  /**
+   * Marks chunk `chunk` of `stream` (`count` events) durable as a record at `segment`/`offset`.
+   * Records arrive in global order, and a stream's chunks in stream order.
+   */
+  commit(stream: StreamState, chunk: number, count: number, segment: number, offset: number, bytes: number): void {
     const r = this.recPosition.length;
-    this.recPosition.push(chunk.firstPosition);
-    this.recCount.push(chunk.count);
+    const firstPosition = stream.chunkPosition[chunk]!;
+    this.recPosition.push(firstPosition);
+    this.recCount.push(count);
     this.recSegment.push(segment);
     this.recOffset.push(offset);
     this.recBytes.push(bytes);
-    chunk.record = r;
-    stream.committed = chunk.firstVersion + chunk.count - 1;
+    stream.chunkRecord[chunk] = r;
+    stream.committed = stream.chunkVersion[chunk]! + count - 1;
     stream.committedChunks++;
-    this.head = chunk.firstPosition + chunk.count - 1;
-    this.events += chunk.count;
+    this.head = firstPosition + count - 1;
+    this.events += count;
   }
 
   /** Index of the committed record holding `position` (which must be in 1..head). */
@@ -75,14 +85,14 @@ export class LogIndex {
     return lo;
   }
 
-  /** Index into `stream.chunks` of the committed chunk holding `version` (in 1..committed). */
+  /** Index of the committed chunk of `stream` holding `version` (in 1..committed). */
   static chunkAt(stream: StreamState, version: number): number {
-    const c = stream.chunks;
+    const v = stream.chunkVersion;
     let lo = 0;
     let hi = stream.committedChunks - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
-      if (c[mid]!.firstVersion <= version) lo = mid;
+      if (v[mid]! <= version) lo = mid;
       else hi = mid - 1;
     }
     return lo;
@@ -90,15 +100,14 @@ export class LogIndex {
 
   /** Global position of `version` in `stream`, pending chunks included. */
   static positionOf(stream: StreamState, version: number): number {
-    const c = stream.chunks;
+    const v = stream.chunkVersion;
     let lo = 0;
-    let hi = c.length - 1;
+    let hi = v.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
-      if (c[mid]!.firstVersion <= version) lo = mid;
+      if (v[mid]! <= version) lo = mid;
       else hi = mid - 1;
     }
-    const chunk = c[lo]!;
-    return chunk.firstPosition + (version - chunk.firstVersion);
+    return stream.chunkPosition[lo]! + (version - v[lo]!);
   }
 }

@@ -159,11 +159,10 @@ export async function recoverLog(directory: string): Promise<RecoveredLog> {
           `the log before it ends at position ${index.head} and that stream at version ${stream.version}`,
         );
       }
-      const chunk = { firstVersion: r.firstVersion, firstPosition: r.firstPosition, count: r.count, record: -1 };
-      stream.chunks.push(chunk);
+      const chunk = LogIndex.addChunk(stream, r.firstVersion, r.firstPosition);
       for (let i = 0; i < r.count; i++) stream.ids.set(r.ids[i]!, r.firstVersion + i);
       stream.version += r.count;
-      index.commit(stream, chunk, s, off, r.bytes);
+      index.commit(stream, chunk, r.count, s, off, r.bytes);
       report.records++;
       off += r.bytes;
     }
