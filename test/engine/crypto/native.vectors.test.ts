@@ -14,9 +14,7 @@ const status = nativeCryptoStatus();
 const skip = status.available ? '' : ` (skipped: ${status.why})`;
 
 const gcm = loadVectors('gcm-esp-draft-mcgrew-gcm-test-01.json').vectors as any[];
-const cbc = loadVectors('aes-cbc-rfc3602.json').vectors as any[];
 const ctr = loadVectors('aes-ctr-rfc3686.json').vectors as any[];
-const chacha = loadVectors('chacha20poly1305-esp-rfc7634.json');
 
 const seqHiOf = (v: { seq: string; esn: boolean }) => (v.esn ? parseInt(v.seq.slice(0, 8), 16) : undefined);
 
