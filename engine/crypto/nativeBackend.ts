@@ -19,7 +19,6 @@
  * tree or from dist/; the environment variable IPSEC_ES_CRYPTO_ADDON names another file (a
  * sanitizer build).
  */
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,7 +33,7 @@ import type { CryptoBackendName, EspKeys, EspSuiteSpec, EspTransform } from './t
  * Where `npm run build:native` (scripts/build-native.mjs) puts the addon, relative to the package root.
  *
  * @example
- * const built = existsSync(new URL(`../../${NATIVE_CRYPTO_ADDON_PATH}`, import.meta.url));
+ * console.log(`build it with npm run build:native: ${NATIVE_CRYPTO_ADDON_PATH}`);
  */
 export const NATIVE_CRYPTO_ADDON_PATH = 'native/crypto/build/Release/ipsec_es_crypto.node';
 
@@ -67,20 +66,24 @@ function load(): { addon: CryptoAddon | undefined; status: NativeCryptoStatus } 
   // not quietly become the normal one.
   const named = process.env.IPSEC_ES_CRYPTO_ADDON;
   const candidates = named ? [named] : [resolve(here, '../..', NATIVE_CRYPTO_ADDON_PATH), resolve(here, '../../..', NATIVE_CRYPTO_ADDON_PATH)];
-  const file = candidates.find((c) => existsSync(c));
-  if (file === undefined) {
-    const why = named
-      ? `IPSEC_ES_CRYPTO_ADDON names ${named}, which does not exist`
-      : `the addon is not built (${NATIVE_CRYPTO_ADDON_PATH}): run \`npm run build:native\`; it needs make, a C compiler, python3 and Node's headers (npm_config_nodedir, e.g. /usr)`;
-    loaded = { addon: undefined, status: { available: false, why } };
-    return loaded;
+  // Loading the addon is the only thing this module does outside the engine's pure code: a
+  // require, like an import, once; no other file system access.
+  const req = createRequire(import.meta.url);
+  for (const file of candidates) {
+    try {
+      const addon = req(file) as CryptoAddon;
+      loaded = { addon, status: { available: true, openssl: addon.openssl } };
+      return loaded;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') continue;
+      loaded = { addon: undefined, status: { available: false, why: `${file} did not load (${(e as Error).message}): rebuild it with \`npm run build:native\`` } };
+      return loaded;
+    }
   }
-  try {
-    const addon = createRequire(import.meta.url)(file) as CryptoAddon;
-    loaded = { addon, status: { available: true, openssl: addon.openssl } };
-  } catch (e) {
-    loaded = { addon: undefined, status: { available: false, why: `${file} did not load (${(e as Error).message}): rebuild it with \`npm run build:native\`` } };
-  }
+  const why = named
+    ? `IPSEC_ES_CRYPTO_ADDON names ${named}, which does not exist`
+    : `the addon is not built (${NATIVE_CRYPTO_ADDON_PATH}): run \`npm run build:native\`; it needs make, a C compiler, python3 and Node's headers (npm_config_nodedir, e.g. /usr)`;
+  loaded = { addon: undefined, status: { available: false, why } };
   return loaded;
 }
 
