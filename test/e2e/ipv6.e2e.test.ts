@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { e2eSkipReason, newKeys, startGateway, type GatewayProcess } from './gateways.js';
 import { ADDR6, WAN_FILTER, dualStackSiteConfig, enableIpv6 } from './ipv6Site.js';
-import { ADDR, createTopology, listening, startCapture, type Topology } from './topology.js';
+import { ADDR, createTopology, listening, onePacketPerFrame, startCapture, type Topology } from './topology.js';
 
 const why = e2eSkipReason(['tcpdump', 'iperf3']);
 
@@ -21,6 +21,7 @@ describe.skipIf(why !== undefined)(`IPv6 through two gateways${why ? ` (skipped:
   };
   beforeAll(async () => {
     t = await createTopology();
+    onePacketPerFrame(t); // the tests count ESP packets on the WAN, a tcpdump line each
     enableIpv6(t);
   }, 60_000);
   afterAll(async () => {

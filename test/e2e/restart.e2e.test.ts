@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { e2eLab, e2eSkipReason, newKeys, startGateway } from './gateways.js';
-import { ADDR, listening, startCapture } from './topology.js';
+import { ADDR, listening, onePacketPerFrame, startCapture } from './topology.js';
 
 const why = e2eSkipReason(['iperf3', 'tcpdump']);
 
@@ -18,6 +18,7 @@ describe.skipIf(why !== undefined)(`kill -9 and restart from the log${why ? ` (s
 
   it('rebuilds the SAs, resumes the sequence above everything sent, and traffic flows again', async () => {
     const t = await lab.topology();
+    onePacketPerFrame(t); // the capture reads each ESP packet's sequence number, a tcpdump line each
     const keys = newKeys();
     const [a, b] = await Promise.all([startGateway(t, 'a', keys), startGateway(t, 'b', keys)]);
     running.push(a, b);

@@ -175,6 +175,20 @@ export async function startCapture(t: Pick<Topology, 'spawn'>, ns: string, args:
   };
 }
 
+/**
+ * Makes each frame on the WAN one packet, for tests that count packets with tcpdump: with UDP
+ * GSO (native/tun/udp.c) a gateway hands a run of same-size ESP datagrams to the kernel as one
+ * GSO packet, and a veth passes it on whole, so tcpdump prints one line for several datagrams.
+ * `gso_max_segs 1` makes the sending device segment first, as a NIC without UDP segmentation
+ * offload would; the datagrams are the same either way.
+ *
+ * @example
+ * onePacketPerFrame(t); const cap = await startCapture(t, t.ns.gwA, ['-i', 'wan0', ...]);
+ */
+export function onePacketPerFrame(t: Pick<Topology, 'exec' | 'ns'>): void {
+  for (const ns of [t.ns.gwA, t.ns.gwB]) t.exec(ns, ['ip', 'link', 'set', 'wan0', 'gso_max_segs', '1']);
+}
+
 /** Waits until a TCP port listens in a namespace (iperf3 -s, say), up to `ms`. */
 export async function listening(t: Pick<Topology, 'exec'>, ns: string, port: number, ms = 10_000): Promise<void> {
   for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nativeCryptoStatus } from '../../engine/crypto/nativeBackend.js';
 import { e2eSkipReason, newKeys, startGateway, type GatewayProcess } from './gateways.js';
-import { ADDR, createTopology, listening, startCapture, type Topology } from './topology.js';
+import { ADDR, createTopology, listening, onePacketPerFrame, startCapture, type Topology } from './topology.js';
 
 const why = e2eSkipReason(['iperf3', 'tcpdump']);
 
@@ -18,6 +18,7 @@ describe.skipIf(why !== undefined)(`two gateways in network namespaces${why ? ` 
   let b: GatewayProcess;
   beforeAll(async () => {
     t = await createTopology();
+    onePacketPerFrame(t); // the tests count ESP packets on the WAN, a tcpdump line each
     const keys = newKeys();
     [a, b] = await Promise.all([startGateway(t, 'a', keys), startGateway(t, 'b', keys)]);
   }, 60_000);
