@@ -100,19 +100,18 @@ static int joins(const uint8_t *p0, const shape_t *s0, const uint8_t *prev, cons
   return 1;
 }
 
-static int write_one(int fd, const uint8_t *p, size_t len, int *gso_ok) {
+static int write_one(int fd, const uint8_t *p, size_t len) {
   struct virtio_net_hdr h;
   memset(&h, 0, sizeof h);
   struct iovec iov[2] = {{&h, sizeof h}, {(void *)p, len}};
   ssize_t r;
-  (void)gso_ok;
   do r = writev(fd, iov, 2); while (r < 0 && errno == EINTR);
   if (r < 0) return errno;
   return (size_t)r == sizeof h + len ? 0 : EIO;
 }
 
 /* One GSO write of packets[first .. first+n): 0, or an errno. */
-static int write_run(int fd, const uint8_t *const *pkts, const size_t *lens, const shape_t *shapes, uint32_t n) {
+static int write_run(int fd, const uint8_t *const *pkts, const shape_t *shapes, uint32_t n) {
   const uint8_t *p0 = pkts[0];
   const shape_t *s0 = &shapes[0];
   uint8_t head[60 + 20];
@@ -164,21 +163,36 @@ uint32_t coalesce_write(int fd, const uint8_t *const *pkts, const size_t *lens, 
   uint32_t written = 0;
   shape_t shapes[MAX_SEGMENTS];
   uint32_t i = 0;
+  /* The packet that ended a run was shaped already (its checksums summed): the next run starts
+   * from that result instead of summing them again. */
+  uint32_t known = UINT32_MAX;
+  int known_ok = 0;
+  shape_t known_shape;
   while (i < count) {
     if (errnos[i] != 0) { i++; continue; }
     uint32_t n = 1;
-    if (*gso_ok && shape_of(pkts[i], lens[i], &shapes[0])) {
+    int head_ok = 0;
+    if (*gso_ok) {
+      if (known == i) { head_ok = known_ok; shapes[0] = known_shape; }
+      else head_ok = shape_of(pkts[i], lens[i], &shapes[0]);
+    }
+    if (head_ok) {
       uint32_t total = shapes[0].hlen + shapes[0].plen;
-      while (i + n < count && n < MAX_SEGMENTS && errnos[i + n] == 0 && shape_of(pkts[i + n], lens[i + n], &shapes[n]) &&
-             total + shapes[n].plen <= MAX_SUPER &&
-             joins(pkts[i], &shapes[0], pkts[i + n - 1], &shapes[n - 1], pkts[i + n], &shapes[n], n)) {
+      while (i + n < count && n < MAX_SEGMENTS && errnos[i + n] == 0) {
+        int ok = shape_of(pkts[i + n], lens[i + n], &shapes[n]);
+        if (!ok || total + shapes[n].plen > MAX_SUPER || !joins(pkts[i], &shapes[0], pkts[i + n - 1], &shapes[n - 1], pkts[i + n], &shapes[n], n)) {
+          known = i + n;
+          known_ok = ok;
+          known_shape = shapes[n];
+          break;
+        }
         total += shapes[n].plen;
         n++;
         if (shapes[n - 1].plen < shapes[0].plen) break; /* a shorter one ends the run */
       }
     }
     if (n > 1) {
-      int e = write_run(fd, pkts + i, lens + i, shapes, n);
+      int e = write_run(fd, pkts + i, shapes, n);
       if (e == 0) {
         written += n;
         stats->gsoWrites++;
@@ -194,7 +208,7 @@ uint32_t coalesce_write(int fd, const uint8_t *const *pkts, const size_t *lens, 
       *gso_ok = 0; /* this kernel refuses it: one write per packet from now on */
     }
     for (uint32_t k = 0; k < n; k++) {
-      int e = write_one(fd, pkts[i + k], lens[i + k], gso_ok);
+      int e = write_one(fd, pkts[i + k], lens[i + k]);
       if (e) errnos[i + k] = e;
       else written++;
     }
