@@ -42,7 +42,9 @@ import { checkExpectedVersion, checkIds, checkStreamName, readAllArgs, readStrea
 import type { SerializedEvent } from '../storeRules.js';
 import { GroupCommitWriter } from './groupCommit.js';
 import type { Batch, PendingAppend, WriterHost } from './groupCommit.js';
+import { IdIndex, idHash } from './idIndex.js';
 import { LogIndex } from './logIndex.js';
+import type { StreamState } from './logIndex.js';
 import { encodeRecordInto, eventsJson, readRecord, recordBytesBound, recordBytesExact, recordEvents } from './recordCodec.js';
 import { recoverLog } from './recoverLog.js';
 import type { RecoveryReport } from './recoverLog.js';
@@ -130,9 +132,20 @@ export async function fileLogEventStore(options: FileLogOptions): Promise<FileLo
   }
 }
 
-function anyStored(ids: ReadonlyMap<string, number>, events: readonly EventData[]): boolean {
-  for (let i = 0; i < events.length; i++) if (ids.has(events[i]!.id)) return true;
-  return false;
+/** The ids' hashes of the append being checked (`idHash`), reused from append to append. */
+let hashes = new Int32Array(64);
+
+/** Hashes the ids of `events` into `hashes`; true if some id may be in `stream` already (confirmed by `versionOf`). */
+function anyStored(ids: IdIndex, stream: StreamState | undefined, events: readonly EventData[]): boolean {
+  const n = events.length;
+  if (hashes.length < n) hashes = new Int32Array(Math.max(n, 2 * hashes.length));
+  let found = false;
+  for (let i = 0; i < n; i++) {
+    const id = events[i]!.id;
+    const h = (hashes[i] = idHash(id));
+    if (!found && stream !== undefined && stream.idList.length > 0 && ids.versionOf(stream, id, h) !== undefined) found = true;
+  }
+  return found;
 }
 
 /** Captures a new promise's settle functions without a closure per promise. */
@@ -186,9 +199,10 @@ class FileLog implements FileLogEventStore, WriterHost {
     if (this.closing) throw storeClosed(`appendToStream(${streamName})`);
     if (this.writer.failure) throw this.writer.failure;
     const existing = this.index.streams.get(streamName);
-    if (existing && existing.ids.size > 0 && anyStored(existing.ids, events)) {
+    // Hashes every id (the index takes them below), and looks them up in the stream.
+    if (anyStored(this.index.ids, existing, events) && existing) {
       // Some id is stored already: a retry, or misuse (checkIds reads only the ids).
-      const ids = checkIds(streamName, events as unknown as readonly SerializedEvent[], (id) => existing.ids.get(id));
+      const ids = checkIds(streamName, events as unknown as readonly SerializedEvent[], (id) => this.index.ids.versionOf(existing, id));
       if (ids.kind === 'retry') {
         const position = LogIndex.positionOf(existing, ids.lastVersion);
         const result = { nextExpectedVersion: BigInt(ids.lastVersion), lastGlobalPosition: BigInt(position), createdNewStream: ids.firstVersion === 1 };
@@ -211,7 +225,10 @@ class FileLog implements FileLogEventStore, WriterHost {
     // From here on nothing throws: the stream's tentative state and the queue change together.
     const stream = existing ?? this.index.stream(streamName);
     const chunk = LogIndex.addChunk(stream, current + 1, firstPosition);
-    for (let i = 0; i < count; i++) stream.ids.set(events[i]!.id, current + 1 + i);
+    for (let i = 0; i < count; i++) {
+      stream.idList.push(events[i]!.id);
+      this.index.ids.add(stream, hashes[i]!, current + 1 + i);
+    }
     stream.version += count;
     this.nextPosition += count;
     const promise = new Promise<AppendResult>(capture);

@@ -1,10 +1,12 @@
 /**
  * The file log's in-memory indexes: caches rebuilt from the segments on every open, never
  * written anywhere. Records by global position (for `readAll`), each stream's records by version
- * (for `readStream`) and each stream's event ids (for idempotent retries).
+ * (for `readStream`) and each stream's event ids (for idempotent retries, `idIndex.ts`).
  */
+import { IdIndex } from './idIndex.js';
+import type { IdHolder } from './idIndex.js';
 
-export interface StreamState {
+export interface StreamState extends IdHolder {
   name: string;
   /** Version including appends accepted but not yet durable: what `expectedVersion` is checked against. */
   version: number;
@@ -20,12 +22,12 @@ export interface StreamState {
   chunkPosition: number[];
   chunkRecord: number[];
   committedChunks: number;
-  /** Event id → stream version, pending ones included. */
-  ids: Map<string, number>;
 }
 
 export class LogIndex {
   readonly streams = new Map<string, StreamState>();
+  /** Event id → (stream, version), pending appends included. */
+  readonly ids = new IdIndex();
   /** Per committed record, in global order. Plain number arrays: V8 keeps them packed. */
   readonly recPosition: number[] = [];
   readonly recCount: number[] = [];
@@ -39,7 +41,8 @@ export class LogIndex {
   stream(name: string): StreamState {
     let s = this.streams.get(name);
     if (!s) {
-      s = { name, version: 0, committed: 0, chunkVersion: [], chunkPosition: [], chunkRecord: [], committedChunks: 0, ids: new Map() };
+      s = { name, version: 0, committed: 0, chunkVersion: [], chunkPosition: [], chunkRecord: [], committedChunks: 0, ordinal: -1, idList: [] };
+      this.ids.register(s);
       this.streams.set(name, s);
     }
     return s;

@@ -14,6 +14,7 @@ import { open, readFile, readdir, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreCorrupted } from '../types.js';
 import { LogIndex } from './logIndex.js';
+import { idHash } from './idIndex.js';
 import { RECORD_MAGIC, SEGMENT_HEADER_BYTES, readRecord, segmentHeader, segmentHeaderProblem } from './recordCodec.js';
 import type { RecordMeta } from './recordCodec.js';
 
@@ -160,7 +161,10 @@ export async function recoverLog(directory: string): Promise<RecoveredLog> {
         );
       }
       const chunk = LogIndex.addChunk(stream, r.firstVersion, r.firstPosition);
-      for (let i = 0; i < r.count; i++) stream.ids.set(r.ids[i]!, r.firstVersion + i);
+      for (let i = 0; i < r.count; i++) {
+        stream.idList.push(r.ids[i]!);
+        index.ids.add(stream, idHash(r.ids[i]!), r.firstVersion + i);
+      }
       stream.version += r.count;
       index.commit(stream, chunk, r.count, s, off, r.bytes);
       report.records++;
