@@ -58,8 +58,9 @@ export interface FileLogOptions {
   /** A segment is rolled (a new file begun) once it reaches this size; default 64 MiB. */
   segmentBytes?: number;
   /**
-   * Group-commit writes in flight at once; default 2. Each write carries every append queued
-   * meanwhile; a second one lets the disk work while the event loop encodes the next appends.
+   * Group-commit writes in flight at once; default 4 (2 with `writer: 'pool'`). Each write carries
+   * every append queued meanwhile; more than one lets the disk work while the event loop encodes
+   * the next appends (the writer thread joins those that wait for it into one `pwritev`).
    */
   writesInFlight?: number;
   /** Upper bound of one group-commit write; default 8 MiB (one record may exceed it alone). */
@@ -72,6 +73,12 @@ export interface FileLogOptions {
    * the same reason). Costs writing the segment's bytes twice.
    */
   zeroAhead?: boolean;
+  /**
+   * Who writes and syncs records: `'thread'` (default), a worker thread of the log's own that
+   * takes every write queued while the disk was busy as one `pwritev` (`writerThread.ts`); or
+   * `'pool'`, libuv's thread pool (`fs.write` callbacks). Neither blocks the event loop.
+   */
+  writer?: 'thread' | 'pool';
 }
 
 /** The file log: the port, plus what opening it found. */
@@ -99,7 +106,7 @@ export async function fileLogEventStore(options: FileLogOptions): Promise<FileLo
   if (typeof options?.directory !== 'string' || options.directory.length === 0) throw new TypeError('options.directory: must be a non-empty path');
   const segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
   if (!Number.isSafeInteger(segmentBytes) || segmentBytes < MIN_SEGMENT_BYTES) throw new RangeError(`options.segmentBytes: must be an integer ≥ ${MIN_SEGMENT_BYTES}, got ${segmentBytes}`);
-  const writesInFlight = options.writesInFlight ?? 2;
+  const writesInFlight = options.writesInFlight ?? (options.writer === 'pool' ? 2 : 4);
   if (!Number.isSafeInteger(writesInFlight) || writesInFlight < 1 || writesInFlight > 16) throw new RangeError(`options.writesInFlight: must be an integer in 1..16, got ${writesInFlight}`);
   const maxBatchBytes = options.maxBatchBytes ?? 8 * 1024 * 1024;
   if (!Number.isSafeInteger(maxBatchBytes) || maxBatchBytes < 1) throw new RangeError(`options.maxBatchBytes: must be a positive integer, got ${maxBatchBytes}`);
@@ -107,6 +114,8 @@ export async function fileLogEventStore(options: FileLogOptions): Promise<FileLo
   if (syncMethod !== 'dsync' && syncMethod !== 'fdatasync') throw new TypeError(`options.syncMethod: must be 'dsync' or 'fdatasync', got ${String(syncMethod)}`);
   const zeroAhead = options.zeroAhead ?? true;
   if (typeof zeroAhead !== 'boolean') throw new TypeError(`options.zeroAhead: must be a boolean, got ${String(zeroAhead)}`);
+  const writerKind = options.writer ?? 'thread';
+  if (writerKind !== 'thread' && writerKind !== 'pool') throw new TypeError(`options.writer: must be 'thread' or 'pool', got ${String(writerKind)}`);
 
   const directory = resolvePath(options.directory);
   try {
@@ -122,9 +131,14 @@ export async function fileLogEventStore(options: FileLogOptions): Promise<FileLo
     const flags = fs.constants.O_WRONLY | (syncMethod === 'dsync' ? fs.constants.O_DSYNC : 0);
     const fd = await new Promise<number>((res, rej) => fs.open(log.segments.at(-1)!.path, flags, (e, n) => (e ? rej(e) : res(n))));
     const store = new FileLog(directory, lock, log.index, log.report);
-    const writer = new GroupCommitWriter(directory, log.segments, fd, log.tail, { segmentBytes, writesInFlight, maxBatchBytes, syncMethod, flags, zeroAhead }, store);
+    const writer = new GroupCommitWriter(directory, log.segments, fd, log.tail, { segmentBytes, writesInFlight, maxBatchBytes, syncMethod, flags, zeroAhead, writer: writerKind }, store);
     store.attach(writer, new SegmentReader(log.segments, log.index));
-    await writer.start();
+    try {
+      await writer.start();
+    } catch (e) {
+      await writer.close().catch(() => {}); // its descriptor, and its thread if it had started
+      throw e;
+    }
     return store;
   } catch (e) {
     await lock.release();

@@ -19,6 +19,7 @@ import type { StreamState } from './logIndex.js';
 import { SEGMENT_HEADER_BYTES, sealRecord } from './recordCodec.js';
 import { createSegment } from './recoverLog.js';
 import type { Segment } from './recoverLog.js';
+import { WriterThread } from './writerThread.js';
 
 /** One append waiting for its write: what committing it needs. */
 export interface PendingAppend {
@@ -49,6 +50,8 @@ export interface WriterSettings {
   flags: number;
   /** Zero the active segment ahead of the writer (default on). */
   zeroAhead: boolean;
+  /** Who writes records: a thread of the log's own (`writerThread.ts`) or libuv's thread pool. */
+  writer: 'thread' | 'pool';
 }
 
 interface Write {
@@ -92,6 +95,12 @@ const ftruncate = (fd: number, length: number): Promise<void> => new Promise((re
 const fdatasync = (fd: number): Promise<void> => new Promise((res, rej) => fs.fdatasync(fd, (e) => (e ? rej(e) : res())));
 
 export class GroupCommitWriter {
+  /**
+   * The I/O thread, with `writer: 'thread'`: started by the first write (a store only read, or
+   * opened to be checked, never pays for a thread), and if it cannot start, the thread pool writes.
+   */
+  private thread: WriterThread | undefined;
+  private threadStarting = false;
   /** The batch appends are encoded into now. */
   private current: Batch | undefined;
   /** Batches full before their turn, in log order. */
@@ -144,21 +153,28 @@ export class GroupCommitWriter {
       this.current = undefined;
     } else if (cur && cur.bytes > 0) {
       // Grow it (doubling), so one write can carry a burst of appends up to maxBatchBytes.
-      const buf = Buffer.allocUnsafe(Math.max(2 * cur.buf.length, cur.bytes + bytes));
+      const buf = this.allocate(Math.max(2 * cur.buf.length, cur.bytes + bytes));
       cur.buf.copy(buf, 0, 0, cur.bytes);
       this.recycle(cur.buf);
       cur.buf = buf;
       return cur;
     }
-    const buf = bytes <= BATCH_BUFFER_BYTES ? (this.spare.pop() ?? Buffer.allocUnsafeSlow(BATCH_BUFFER_BYTES)) : Buffer.allocUnsafe(bytes);
-    if (cur) {
+    const buf = bytes <= BATCH_BUFFER_BYTES ? (this.spare.pop() ?? this.allocate(BATCH_BUFFER_BYTES)) : this.allocate(bytes);
+    // `this.current`, not `cur`: a batch just moved to `ready` keeps its buffer and its records.
+    const empty = this.current;
+    if (empty) {
       // Empty: swap its buffer for a big enough one.
-      this.recycle(cur.buf);
-      cur.buf = buf;
-      return cur;
+      this.recycle(empty.buf);
+      empty.buf = buf;
+      return empty;
     }
     this.current = { buf, bytes: 0, appends: [] };
     return this.current;
+  }
+
+  private allocate(bytes: number): Buffer {
+    if (this.settings.writer === 'thread') return WriterThread.allocate(bytes); // shared: the thread writes it as it is
+    return bytes === BATCH_BUFFER_BYTES ? Buffer.allocUnsafeSlow(bytes) : Buffer.allocUnsafe(bytes);
   }
 
   /** Takes an append whose record was just encoded at the end of `batch` (from `room`). */
@@ -190,12 +206,13 @@ export class GroupCommitWriter {
   }
 
   private isIdle(): boolean {
-    return (this.failure !== undefined || (this.queuedBytes === 0 && this.inflight.length === 0)) && !this.rolling && this.zeroing === undefined && !this.scheduled;
+    return (this.failure !== undefined || (this.queuedBytes === 0 && this.inflight.length === 0)) && !this.rolling && this.zeroing === undefined && !this.scheduled && !this.threadStarting;
   }
 
   /** Once idle: cuts the zeros after the last record (so a closed segment ends there) and closes the descriptor. */
   async close(): Promise<void> {
     await this.idle();
+    await this.thread?.stop(); // idle: it has nothing left to write
     if (this.fd < 0) return;
     if (!this.failure && this.zeroedEnd > this.writeOffset) await this.cutZeros().catch(() => {});
     const fd = this.fd;
@@ -209,8 +226,35 @@ export class GroupCommitWriter {
     this.zeroedEnd = this.writeOffset;
   }
 
+  private startThread(): void {
+    this.threadStarting = true;
+    WriterThread.start({
+      done: (count) => this.threadDone(count),
+      failed: (e) => {
+        const w = this.inflight[0];
+        this.fail(e, w?.segment ?? this.segments.length - 1, w?.offset ?? this.writeOffset);
+      },
+    }).then(
+      (thread) => {
+        this.thread = thread;
+      },
+      () => {
+        this.settings.writer = 'pool'; // same bytes, same order: only slower
+      },
+    ).finally(() => {
+      this.threadStarting = false;
+      if (this.failure) return;
+      this.pump();
+      this.wakeIdle();
+    });
+  }
+
   /** Issues writes while there is something queued and room in flight. */
   private pump(): void {
+    if (this.settings.writer === 'thread' && !this.thread) {
+      if (!this.threadStarting && !this.failure && this.queuedBytes > 0) this.startThread();
+      return;
+    }
     const { writesInFlight, segmentBytes } = this.settings;
     while (this.inflight.length < writesInFlight && !this.rolling && !this.failure) {
       const batch = this.ready[0] ?? (this.current && this.current.bytes > 0 ? this.current : undefined);
@@ -240,17 +284,37 @@ export class GroupCommitWriter {
   private issue(w: Write): void {
     const fd = this.fd;
     const bytes = w.batch.bytes;
-    fs.write(fd, w.batch.buf, 0, bytes, w.offset, (err, written) => {
-      if (err || written !== bytes) return this.fail(err ?? new Error(`short write: ${written} of ${bytes} bytes`), w.segment, w.offset);
-      if (this.settings.syncMethod === 'dsync') return this.completed(w);
-      fs.fdatasync(fd, (e) => (e ? this.fail(e, w.segment, w.offset) : this.completed(w)));
-    });
+    if (this.thread) {
+      const buf = w.batch.buf;
+      this.thread.submit(fd, buf, bytes, w.offset, this.settings.syncMethod === 'fdatasync', buf.length !== BATCH_BUFFER_BYTES);
+      return;
+    }
+    // A short write (the disk filled up mid-write) goes on with the rest, which then fails with the cause (ENOSPC).
+    const from = (at: number): void =>
+      fs.write(fd, w.batch.buf, at, bytes - at, w.offset + at, (err, written) => {
+        if (err || written === 0) return this.fail(err ?? new Error(`short write: ${at} of ${bytes} bytes`), w.segment, w.offset);
+        if (at + written < bytes) return from(at + written);
+        if (this.settings.syncMethod === 'dsync') return this.completed(w);
+        fs.fdatasync(fd, (e) => (e ? this.fail(e, w.segment, w.offset) : this.completed(w)));
+      });
+    from(0);
+  }
+
+  /** The thread wrote the next `count` writes (it completes them in order). */
+  private threadDone(count: number): void {
+    if (this.failure) return;
+    for (let k = 0; k < count; k++) this.inflight[k]!.done = true;
+    this.acknowledge();
   }
 
   /** A write is durable: acknowledge every write up to the first still in flight, in order. */
   private completed(w: Write): void {
     if (this.failure) return;
     w.done = true;
+    this.acknowledge();
+  }
+
+  private acknowledge(): void {
     while (this.inflight.length > 0 && this.inflight[0]!.done) {
       const first = this.inflight.shift()!;
       this.durableOffset = first.offset + first.batch.bytes;
@@ -263,6 +327,7 @@ export class GroupCommitWriter {
 
   private recycle(buf: Buffer): void {
     if (buf.length === BATCH_BUFFER_BYTES && this.spare.length < this.settings.writesInFlight + 1) this.spare.push(buf);
+    else this.thread?.forget(buf);
   }
 
   private wakeIdle(): void {
@@ -279,7 +344,9 @@ export class GroupCommitWriter {
   private zeroAhead(): void {
     if (!this.settings.zeroAhead || this.zeroing !== undefined || this.rolling || this.failure) return;
     const limit = Math.ceil(this.settings.segmentBytes / 4096) * 4096;
-    if (this.zeroedEnd - this.writeOffset >= this.zeroStep || this.zeroedEnd >= limit || this.writeOffset >= this.settings.segmentBytes) return;
+    // The runway left is at least half the next step: enough (the step doubles only as records use
+    // the runway up, so a store opened only to be read zeroes one small step, not megabytes).
+    if (2 * (this.zeroedEnd - this.writeOffset) >= this.zeroStep || this.zeroedEnd >= limit || this.writeOffset >= this.settings.segmentBytes) return;
     const start = Math.max(this.zeroedEnd, this.writeOffset);
     const end = Math.min(limit, start + this.zeroStep);
     if (end <= start) return;

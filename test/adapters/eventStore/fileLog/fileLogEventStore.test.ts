@@ -13,6 +13,7 @@ for (const [label, options] of [
   ['file log', {}],
   ['file log, 4 KiB segments, 1 write in flight, fdatasync', { segmentBytes: 4096, writesInFlight: 1, syncMethod: 'fdatasync' as const }],
   ['file log, no zeroing ahead, 4 writes in flight', { zeroAhead: false, writesInFlight: 4 }],
+  ['file log, thread-pool writer', { writer: 'pool' as const }],
 ] as const) {
   eventStoreContract(label, async () => {
     const directory = await mkdtemp(join(tmpdir(), 'ipsec-es-filelog-'));
@@ -84,6 +85,7 @@ describe('file log', () => {
     await expect(fileLogEventStore({ directory, segmentBytes: 100 })).rejects.toThrow(/^options\.segmentBytes/);
     await expect(fileLogEventStore({ directory, writesInFlight: 0 })).rejects.toThrow(/^options\.writesInFlight/);
     await expect(fileLogEventStore({ directory, syncMethod: 'never' as never })).rejects.toThrow(/^options\.syncMethod/);
+    await expect(fileLogEventStore({ directory, writer: 'disk' as never })).rejects.toThrow(/^options\.writer/);
   });
 
   it('reports a directory it cannot create as StoreUnavailable, not as a file-system error', async () => {
