@@ -5,7 +5,7 @@
  * file log and PostgreSQL in the same run, beside a raw `write` + `fdatasync` loop of same-size
  * writes on the same disk, the physical reference, measured in alternating slices (disks here
  * are shared and noisy: a ratio compares the same moments). Also: the event loop's delay while 64
- * writers append (the syncs run on libuv's thread pool, not on the loop) and reopening (index
+ * writers append (the writes and syncs run on the log's writer thread, not on the loop; the thread-pool writer beside it) and reopening (index
  * rebuild). PostgreSQL is PG_URL, or the local server `../shared/scripts/postgres-up.sh` starts;
  * when neither is there a "PostgreSQL skipped: <why>" line says so.
  * Correctness is checked before anything is timed.

@@ -9,8 +9,9 @@
  *   those that arrive while a write is in flight go out together as one write and so one sync.
  *   `writesInFlight` > 1 lets writes overlap. The segment is zeroed ahead of the writer, so a
  *   record's sync needs no file-size change.
- * - Off the event loop: writes and syncs run on libuv's thread pool (`fs.write`/`fs.fdatasync`
- *   callbacks); the event loop only encodes records and resolves promises.
+ * - Off the event loop: writes and syncs run on the log's writer thread (`writerThread.ts`), or
+ *   with `writer: 'pool'` on libuv's thread pool; the event loop only encodes records and
+ *   resolves promises.
  * - One writer per directory (`writerLock.ts`); indexes rebuilt on open (`recoverLog.ts`); reads
  *   check every record again (`segmentReader.ts`).
  * - Readers see only what is durable; `readStream` of a stream with appends in flight waits for

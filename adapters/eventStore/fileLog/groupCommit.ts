@@ -1,7 +1,8 @@
 /**
  * The file log's writer (FORMAT.md §Writing): appends are encoded straight into the next write's
  * buffer, and every append made while the writes before it are in flight goes out with it, in one
- * `write` and so one sync (group commit). Writes and syncs run on libuv's thread pool, never on
+ * `write` and so one sync (group commit). Writes and syncs run on the log's writer thread
+ * (`writerThread.ts`, which also joins writes that wait for it) or on libuv's thread pool, never on
  * the event loop, and are acknowledged in log order.
  *
  * The active segment is zeroed ahead of the writer (`zero-ahead`, as PostgreSQL zero-fills its WAL
