@@ -29,6 +29,7 @@ describe.each(BACKENDS)('ESP transforms on published vectors, %s back end', (bac
       { encKey: hex(v.key + v.salt) },
       backend,
     );
+    expect(t.backend).toBe(backend); // native: the transform in C, not a fallback
     const packet = hex(v.packet);
     // Build the unsealed packet: header and IV as on the wire, plaintext, room for the ICV.
     const esp = new Uint8Array(packet.length);
@@ -40,11 +41,30 @@ describe.each(BACKENDS)('ESP transforms on published vectors, %s back end', (bac
     const rx = packet.slice();
     expect(t.open(rx, seqHiOf(v))).toBe(true);
     expect(toHex(rx.subarray(16, rx.length - 16))).toBe(toHex(plain));
-    // A wrong Seq_hi (ESN) or a flipped bit must fail.
+    // A flipped bit or a wrong Seq_hi (ESN) fails and leaves the packet as it came.
     rx.set(packet);
     rx[rx.length - 1]! ^= 1;
+    const before = toHex(rx);
     expect(t.open(rx, seqHiOf(v))).toBe(false);
-    if (v.esn) expect(t.open(packet.slice(), (seqHiOf(v)! + 1) >>> 0)).toBe(false);
+    expect(toHex(rx)).toBe(before);
+    if (v.esn) {
+      const again = packet.slice();
+      expect(t.open(again, (seqHiOf(v)! + 1) >>> 0)).toBe(false);
+      expect(toHex(again)).toBe(v.packet);
+    }
+    // The batch calls give the same bytes.
+    const batch = [esp.slice(), packet.slice()];
+    batch[0]!.set(packet.subarray(0, 16), 0);
+    batch[0]!.set(plain, 16);
+    batch[0]!.fill(0, 16 + plain.length);
+    const his = v.esn ? Uint32Array.of(seqHiOf(v)!, seqHiOf(v)!) : undefined;
+    t.sealBatch(batch, 1, his);
+    expect(toHex(batch[0]!)).toBe(v.packet);
+    const ok = new Uint8Array(2);
+    t.openBatch(batch, 2, his, ok);
+    expect([...ok]).toEqual([1, 1]);
+    expect(toHex(batch[1]!.subarray(16, packet.length - 16))).toBe(toHex(plain));
+    t.dispose();
   });
 
   it('RFC 7634 Appendix A: ChaCha20-Poly1305 ESP payload', () => {
