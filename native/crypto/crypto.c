@@ -387,18 +387,29 @@ static napi_value openssl_error(napi_env env) {
   return NULL;
 }
 
-static napi_value js_seal(napi_env env, napi_callback_info info) {
+/*
+ * The arguments seal and open share: the SA (`this`), `esp` a Uint8Array, `seqHi` undefined or a
+ * uint32 (*esn 1 when given). The SA, or NULL after a thrown error.
+ */
+static sa_t *one_args(napi_env env, napi_callback_info info, uint8_t **esp, size_t *len, int *esn, uint32_t *hi) {
   size_t argc = 2;
   napi_value argv[2];
   sa_t *sa = sa_of(env, info, &argc, argv);
   if (sa == NULL) return NULL;
+  /* Missing arguments read as undefined (napi_get_cb_info fills argv). */
+  if (!bytes_arg(env, argv[0], "esp: must be a Uint8Array", esp, len)) return NULL;
+  *hi = 0;
+  *esn = seq_hi_arg(env, argv[1], hi);
+  return *esn < 0 ? NULL : sa;
+}
+
+static napi_value js_seal(napi_env env, napi_callback_info info) {
   uint8_t *esp;
   size_t len;
-  uint32_t hi = 0;
-  /* Missing arguments read as undefined (napi_get_cb_info fills argv). */
-  if (!bytes_arg(env, argv[0], "esp: must be a Uint8Array", &esp, &len)) return NULL;
-  int esn = seq_hi_arg(env, argv[1], &hi);
-  if (esn < 0) return NULL;
+  int esn;
+  uint32_t hi;
+  sa_t *sa = one_args(env, info, &esp, &len, &esn, &hi);
+  if (sa == NULL) return NULL;
   const char *why = seal_refusal(sa, len);
   if (why) return range_error(env, "esp", why);
   if (!seal_one(sa, esp, len, esn, hi)) return openssl_error(env);
@@ -406,17 +417,13 @@ static napi_value js_seal(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], result;
-  sa_t *sa = sa_of(env, info, &argc, argv);
-  if (sa == NULL) return NULL;
   uint8_t *esp;
   size_t len;
-  uint32_t hi = 0;
-  /* Missing arguments read as undefined (napi_get_cb_info fills argv). */
-  if (!bytes_arg(env, argv[0], "esp: must be a Uint8Array", &esp, &len)) return NULL;
-  int esn = seq_hi_arg(env, argv[1], &hi);
-  if (esn < 0) return NULL;
+  int esn;
+  uint32_t hi;
+  napi_value result;
+  sa_t *sa = one_args(env, info, &esp, &len, &esn, &hi);
+  if (sa == NULL) return NULL;
   CHECK(napi_get_boolean(env, open_one(env, sa, esp, len, esn, hi), &result));
   return result;
 }
