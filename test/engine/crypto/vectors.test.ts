@@ -117,13 +117,18 @@ describe.each(BACKENDS)('ESP transforms on published vectors, %s back end', (bac
     c.encrypt(hex(v.counter_blocks[0]), hex(v.plaintext), out);
     expect(toHex(out)).toBe(v.ciphertext);
     // Through the ESP transform: KEYMAT = key ‖ nonce, IV from the packet, counter from 1.
-    const t = createEspTransform({ encr: ENCR.AES_CTR, encrKeyBits: v.key_bits, integ: INTEG.HMAC_SHA2_256_128 }, { encKey: hex(v.keymat), integKey: new Uint8Array(32) }, backend);
+    const integKey = new Uint8Array(32);
+    const t = createEspTransform({ encr: ENCR.AES_CTR, encrKeyBits: v.key_bits, integ: INTEG.HMAC_SHA2_256_128 }, { encKey: hex(v.keymat), integKey }, backend);
+    expect(t.backend).toBe(backend);
     const pt = hex(v.plaintext);
     const esp = new Uint8Array(16 + pt.length + 16);
     esp.set(hex(v.iv), 8);
     esp.set(pt, 16);
     t.seal(esp, undefined);
     expect(toHex(esp.subarray(16, 16 + pt.length))).toBe(v.ciphertext);
+    // The ICV by an independent HMAC over ESP header ‖ IV ‖ ciphertext (RFC 4868 truncation to 128 bits).
+    const icv = createHmac('sha256', integKey).update(esp.subarray(0, 16 + pt.length)).digest().subarray(0, 16);
+    expect(toHex(esp.subarray(16 + pt.length))).toBe(toHex(icv));
   });
 
   it.each([...sha2, ...legacy].map((v) => [v.id, v]))('%s: HMAC and its ESP truncation', (_id, v) => {
