@@ -134,12 +134,7 @@ export async function fileLogEventStore(options: FileLogOptions): Promise<FileLo
     const store = new FileLog(directory, lock, log.index, log.report);
     const writer = new GroupCommitWriter(directory, log.segments, fd, log.tail, { segmentBytes, writesInFlight, maxBatchBytes, syncMethod, flags, zeroAhead, writer: writerKind }, store);
     store.attach(writer, new SegmentReader(log.segments, log.index));
-    try {
-      await writer.start();
-    } catch (e) {
-      await writer.close().catch(() => {}); // its descriptor, and its thread if it had started
-      throw e;
-    }
+    await writer.start();
     return store;
   } catch (e) {
     await lock.release();
